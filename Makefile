@@ -1,0 +1,61 @@
+# custom-gpt-adapter — developer entry points. `make help` lists them.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION ?= 0.13.9
+VENV := .venv
+UV := $(shell command -v uv 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: system-deps
+system-deps: ## install PostgreSQL and Redis server binaries with apt-get when missing
+	@bash scripts/dev/system-deps.sh
+
+.PHONY: uv
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	@$(MAKE) --no-print-directory uv
+	uv sync --frozen
+	@touch $@
+
+.PHONY: install
+install: $(VENV)/.synced ## create the virtualenv and install every service (locked)
+
+.PHONY: dev
+dev: system-deps install ## start PostgreSQL, Redis and all four services in the foreground
+	@bash scripts/dev/run.sh
+
+.PHONY: dev-down
+dev-down: ## stop leftovers of `make dev`
+	-@pkill -f '$(CURDIR)/$(VENV)/bin/cga-' 2>/dev/null || true
+	-@$(VENV)/bin/cga-devstack down 2>/dev/null || true
+
+.PHONY: migrate
+migrate: install ## apply database migrations (CGA_DATABASE_URL)
+	$(VENV)/bin/cga-migrate upgrade head
+
+.PHONY: test
+test: system-deps install ## run the test suite (starts its own PostgreSQL and Redis)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## ruff (format + lint) and mypy (strict)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy libs services tests
+
+.PHONY: format
+format: install ## apply ruff formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: clean
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) .dev .mypy_cache .ruff_cache

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from cga_core.config import ServiceSettings
+
+
+class MemoryProxySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CGA_MEMORY_PROXY_")
+
+    port: int = Field(8002, ge=1, le=65535, description="Port of the HTTP server.")

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cga_devstack import PostgresServer, RedisServer
+
+
+@dataclass(frozen=True)
+class TestStack:
+    postgres: PostgresServer
+    redis: RedisServer
+    database_url: str
+
+    __test__ = False  # not a test class, despite the name
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "CGA_ENV": "test",
+            "CGA_LOG_FORMAT": "json",
+            "CGA_DATABASE_URL": self.database_url,
+            "CGA_REDIS_URL": self.redis.url(),
+        }

@@ -1,0 +1,94 @@
+"""Real service processes on loopback ports, as the end-to-end tests drive them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from cga_devstack._process import free_port
+
+SERVICES = ("gateway", "auth", "memory-proxy", "worker")
+
+
+def executable(program: str) -> str:
+    return str(Path(sys.executable).with_name(program))
+
+
+def port_variable(service: str) -> str:
+    return f"CGA_{service.upper().replace('-', '_')}_PORT"
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.base_url + path, timeout=5)
+
+    def wait_until_live(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited early:\n{self.log_path.read_text()}")
+            try:
+                if self.get("/livez").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not come up:\n{self.log_path.read_text()}")
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
+
+
+def start_service(service: str, environment: dict[str, str], log_dir: Path) -> ServiceProcess:
+    port = free_port()
+    log_path = log_dir / f"{service}.log"
+    env = {**os.environ, **environment, port_variable(service): str(port)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [executable(f"cga-{service}")], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    return ServiceProcess(service, port, process, log_path)
+
+
+def start_all(environment: dict[str, str], log_dir: Path) -> dict[str, ServiceProcess]:
+    services = {name: start_service(name, environment, log_dir) for name in SERVICES}
+    for service in services.values():
+        service.wait_until_live()
+    return services
+
+
+def wait_for(condition_description: str, check: object, timeout: float = 15) -> None:
+    """Poll ``check()`` until it returns true."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition_description}")
+        time.sleep(0.2)
