@@ -187,3 +187,24 @@ async def test_logs_are_one_json_object_per_line_with_request_id(
     assert "RuntimeError" in crash["exception"]
     # The query string (which may hold an authorization code) is never logged.
     assert all("SECRET-CODE" not in json.dumps(line) for line in completed)
+
+
+async def test_logs_carry_the_trace_id_when_tracing_is_on(
+    service_env: TestStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A collector that is not there: spans are dropped at export, which is all this test needs.
+    monkeypatch.setenv("CGA_OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.2")
+    configure_logging(service="gateway", level="INFO", log_format=LogFormat.JSON)
+    app = create_service_app(service="gateway", settings=GatewaySettings(), title="traced")
+    parent_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+    async with app_client(app) as client:
+        await client.get(
+            "/nowhere", headers={"traceparent": f"00-{parent_trace}-00f067aa0ba902b7-01"}
+        )
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    completed = next(line for line in lines if line["event"] == "http.request.completed")
+    assert completed["trace_id"] == parent_trace
+    assert len(completed["span_id"]) == 16
