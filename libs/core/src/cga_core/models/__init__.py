@@ -2,5 +2,19 @@
 
 from cga_core.models.audit import AuditEvent
 from cga_core.models.base import Base
+from cga_core.models.identity import App, AppSecret, ClientType, Status, User
+from cga_core.models.oauth import AuthorizationCode, Consent, Grant, RefreshToken
 
-__all__ = ["AuditEvent", "Base"]
+__all__ = [
+    "App",
+    "AppSecret",
+    "AuditEvent",
+    "AuthorizationCode",
+    "Base",
+    "ClientType",
+    "Consent",
+    "Grant",
+    "RefreshToken",
+    "Status",
+    "User",
+]
