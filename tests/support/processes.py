@@ -31,6 +31,7 @@ class ServiceProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    admin_port: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -66,15 +67,20 @@ class ServiceProcess:
         return self.log_path.read_text().splitlines()
 
 
-def start_service(service: str, environment: dict[str, str], log_dir: Path) -> ServiceProcess:
+def start_service(
+    service: str, environment: dict[str, str], log_dir: Path, *, admin_port: int | None = None
+) -> ServiceProcess:
     port = free_port()
     log_path = log_dir / f"{service}.log"
     env = {**os.environ, **environment, port_variable(service): str(port)}
+    if service == "auth":
+        env["CGA_AUTH_ADMIN_PORT"] = str(admin_port or free_port())
+        env.setdefault("CGA_AUTH_PUBLIC_URL", f"http://127.0.0.1:{port}")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [executable(f"cga-{service}")], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    return ServiceProcess(service, port, process, log_path)
+    return ServiceProcess(service, port, process, log_path, env.get("CGA_AUTH_ADMIN_PORT"))
 
 
 def start_all(environment: dict[str, str], log_dir: Path) -> dict[str, ServiceProcess]:

@@ -1,67 +1,55 @@
-"""``cga-admin``: the operator command line."""
+"""``cga-admin``: the operator command line.
+
+``apps`` and ``users`` are clients of the auth service's admin API (its admin port, never
+exposed by the Ingress); ``keys`` works locally; ``status`` asks every service's ``/readyz``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from cga_admin.apps import apps
+from cga_admin.client import DEFAULT_ADMIN_URL, Connection
+from cga_admin.keys import keys
+from cga_admin.status import status
+from cga_admin.users import users
+from cga_auth.settings import DEVELOPMENT_ADMIN_TOKEN
 
 app = typer.Typer(
     name="cga-admin", help="Operate custom-gpt-adapter.", no_args_is_help=True, add_completion=False
 )
-console = Console()
-
-
-def _url_option(variable: str) -> Any:
-    return typer.Option(envvar=variable, show_default=True)
 
 
 @app.callback()
-def main() -> None:
-    """Operate custom-gpt-adapter."""
-
-
-async def _readiness(name: str, url: str, client: httpx.AsyncClient) -> tuple[str, str, str]:
-    try:
-        response = await client.get(url.rstrip("/") + "/readyz")
-    except httpx.HTTPError as exc:
-        return name, "unreachable", type(exc).__name__
-    is_json = response.headers.get("content-type", "").startswith("application/json")
-    checks = response.json().get("checks", {}) if is_json else {}
-    detail = ", ".join(f"{key}={value}" for key, value in checks.items())
-    return name, "ready" if response.status_code == 200 else "not ready", detail
-
-
-@app.command()
-def status(
-    gateway_url: Annotated[str, _url_option("CGA_ADMIN_GATEWAY_URL")] = "http://127.0.0.1:8000",
-    auth_url: Annotated[str, _url_option("CGA_ADMIN_AUTH_URL")] = "http://127.0.0.1:8001",
-    memory_proxy_url: Annotated[
-        str, _url_option("CGA_ADMIN_MEMORY_PROXY_URL")
-    ] = "http://127.0.0.1:8002",
-    worker_url: Annotated[str, _url_option("CGA_ADMIN_WORKER_URL")] = "http://127.0.0.1:8003",
+def main(
+    ctx: typer.Context,
+    admin_url: Annotated[
+        str,
+        typer.Option(
+            "--admin-url",
+            envvar="CGA_ADMIN_URL",
+            help="Base URL of the auth service's admin API (its admin port).",
+        ),
+    ] = DEFAULT_ADMIN_URL,
+    admin_token: Annotated[
+        str,
+        typer.Option(
+            "--admin-token",
+            envvar="CGA_ADMIN_TOKEN",
+            help="The admin API's bearer token (CGA_AUTH_ADMIN_TOKEN of the auth service);"
+            " prefer the environment variable, which the process list does not show."
+            " Defaults to the development token.",
+            show_default=False,
+        ),
+    ] = DEVELOPMENT_ADMIN_TOKEN,
 ) -> None:
-    """Show each service's readiness and its dependencies; exit 1 unless all are ready."""
-    targets = {
-        "gateway": gateway_url,
-        "auth": auth_url,
-        "memory-proxy": memory_proxy_url,
-        "worker": worker_url,
-    }
+    """Operate custom-gpt-adapter."""
+    ctx.obj = Connection(url=admin_url, token=admin_token)
 
-    async def probe() -> list[tuple[str, str, str]]:
-        async with httpx.AsyncClient(timeout=5) as client:
-            return await asyncio.gather(*(_readiness(n, u, client) for n, u in targets.items()))
 
-    results = asyncio.run(probe())
-    table = Table("service", "state", "dependencies")
-    for name, state, detail in results:
-        colour = "green" if state == "ready" else "red"
-        table.add_row(name, f"[{colour}]{state}[/{colour}]", detail)
-    console.print(table)
-    if any(state != "ready" for _, state, _ in results):
-        raise typer.Exit(1)
+app.add_typer(apps)
+app.add_typer(users)
+app.add_typer(keys)
+app.command()(status)

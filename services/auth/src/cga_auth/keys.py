@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from cga_auth.settings import AuthSettings
@@ -50,7 +51,7 @@ class SigningKeys:
             if isinstance(documents, dict):
                 documents = documents.get("keys", [documents])
             keys = tuple(RSAKey.import_key(document) for document in documents)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, JoseError) as exc:
             raise SigningKeyError(
                 f"CGA_AUTH_SIGNING_KEYS is not a list of RSA JWKs: {exc}"
             ) from None

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cga_auth.admin.endpoints import router as admin_router
-from cga_auth.keys import SigningKeys
+from cga_auth.keys import SigningKeyError, SigningKeys
 from cga_auth.oauth.endpoints import router as oauth_router
 from cga_auth.settings import AuthSettings
 from cga_auth.state import STATIC_DIR, auth_state
@@ -48,7 +48,11 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 def main() -> None:
     settings = prepare(AuthSettings, "auth")
-    server = ManagedServer(uvicorn_config(create_app(settings), settings))
+    try:
+        keys = SigningKeys.from_settings(settings)
+    except SigningKeyError as exc:
+        raise SystemExit(f"cga-auth: configuration error: {exc}") from None
+    server = ManagedServer(uvicorn_config(create_app(settings, keys), settings))
     sockets = [
         _listening_socket(settings.host, settings.port),
         _listening_socket(settings.host, settings.admin_port),

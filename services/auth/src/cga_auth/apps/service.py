@@ -168,5 +168,8 @@ class AppService:
             )
 
     async def _reloaded(self, app: App) -> App:
+        """The app re-read with its secrets (read the id first: expired attributes would
+        otherwise load synchronously)."""
+        client_id = app.client_id
         self.repository.session.expire(app)
-        return await self.get(app.client_id)
+        return await self.get(client_id)
