@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import secrets
 
-CLIENT_SECRET_PREFIX = "cga_cs_"
-REFRESH_TOKEN_PREFIX = "cga_rt_"
-ACCESS_TOKEN_PREFIX = "cga_at_"
+# Prefixes, not secrets: they make a leaked value recognisable.
+CLIENT_SECRET_PREFIX = "cga_cs_"  # noqa: S105
+REFRESH_TOKEN_PREFIX = "cga_rt_"  # noqa: S105
+ACCESS_TOKEN_PREFIX = "cga_at_"  # noqa: S105
 AUTHORIZATION_CODE_PREFIX = "cga_ac_"
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import asyncio
 
-from cga_core.config import load_settings
-from cga_core.db import create_engine, create_sessionmaker, session_scope
-from cga_core.models import App, ClientType, Status, User
-from cga_core.security import hash_secret
 from cga_auth.apps.repository import AppRepository
 from cga_auth.oauth.scopes import SUPPORTED_SCOPES
 from cga_auth.passwords import hash_password
 from cga_auth.settings import AuthSettings
 from cga_auth.users.repository import UserRepository
+from cga_core.config import load_settings
+from cga_core.db import create_engine, create_sessionmaker, session_scope
+from cga_core.models import App, ClientType, Status, User
+from cga_core.security import hash_secret
 
 DEMO_CLIENT_ID = "cga_app_demo"
 DEMO_CLIENT_SECRET = "cga_cs_demo-secret-for-local-use-only"  # noqa: S105 - development only

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -51,7 +52,8 @@ def main() -> None:
     try:
         keys = SigningKeys.from_settings(settings)
     except SigningKeyError as exc:
-        raise SystemExit(f"cga-auth: configuration error: {exc}") from None
+        print(f"cga-auth: configuration error: {exc}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
     server = ManagedServer(uvicorn_config(create_app(settings, keys), settings))
     sockets = [
         _listening_socket(settings.host, settings.port),

@@ -8,11 +8,13 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from cga_auth.audit import AuditTrail
 from cga_auth.metrics import AUTH_FAILURES
 from cga_auth.passwords import verify_password
-from cga_auth.state import Audit, Auth, OAuth
+from cga_auth.state import Audit, Auth, AuthResources, OAuth
 from cga_auth.web.pages import error_page, render
-from cga_core.models import Status
+from cga_auth.web.sessions import BrowserSession
+from cga_core.models import Status, User
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 ACCOUNT_PATH = "/oauth/account"
@@ -103,10 +105,24 @@ async def login(
             app_name=None,
         )
     await auth.throttle.record_success(email)
+    return await complete_sign_in(auth, audit, session, user, target, method="password")
+
+
+async def complete_sign_in(
+    auth: AuthResources,
+    audit: AuditTrail,
+    session: BrowserSession,
+    user: User,
+    target: str,
+    *,
+    method: str,
+) -> Response:
+    """The end of every way of signing in (the password form today; an upstream OIDC callback
+    can call this too): a fresh session for the user, then back to where they were going."""
     await auth.sessions.end(session)
     signed_in = await auth.sessions.start(user_id=user.id)
     user.last_login_at = datetime.now(UTC)
-    audit.record("login", "success", user_id=user.id)
+    audit.record("login", "success", user_id=user.id, method=method)
     response = RedirectResponse(target, status_code=303)
     auth.sessions.attach(response, signed_in)
     return response

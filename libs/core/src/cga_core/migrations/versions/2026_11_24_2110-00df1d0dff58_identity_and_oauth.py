@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "00df1d0dff58"
 down_revision: str | None = "4f1c2a9e7b10"
 branch_labels: str | Sequence[str] | None = None
