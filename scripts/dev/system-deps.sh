@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the PostgreSQL and Redis server packages when their binaries are missing.
+# Installs the PostgreSQL and Redis server packages, and the Chromium browser and driver the
+# browser tests use, when their binaries are missing.
 set -euo pipefail
 
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"

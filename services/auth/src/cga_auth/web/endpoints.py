@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from cga_auth.audit import AuditTrail
 from cga_auth.metrics import AUTH_FAILURES
+from cga_auth.oauth.service import OAuthService
 from cga_auth.passwords import verify_password
 from cga_auth.state import Audit, Auth, AuthResources, OAuth
 from cga_auth.web.pages import error_page, render
@@ -32,6 +33,13 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+async def _app_name(service: OAuthService, target: str) -> str | None:
+    """The name of the app a sign-in is for, to show on the form."""
+    client_id = parse_qs(urlsplit(target).query).get("client_id", [""])[0]
+    client = await service.client(client_id) if target.startswith("/oauth/authorize") else None
+    return client.app.name if client else None
+
+
 @router.get("/oauth/login", response_model=None)
 async def login_page(
     request: Request, auth: Auth, service: OAuth, next: str | None = None
@@ -41,7 +49,14 @@ async def login_page(
     if await service.active_user(session.user_id):
         return RedirectResponse(target, status_code=303)
     return render(
-        request, auth, "login.html", session, next=target, email="", error=None, app_name=None
+        request,
+        auth,
+        "login.html",
+        session,
+        next=target,
+        email="",
+        error=None,
+        app_name=await _app_name(service, target),
     )
 
 

@@ -18,8 +18,11 @@ STATIC_URL = "/oauth/static"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self' https:;"
-    " frame-ancestors 'none'; base-uri 'none'",
+    # form-action also governs the redirect after a form post: to the app's callback, which
+    # is https, or loopback http (which the app registry allows for local testing only).
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'"
+    " https: http://127.0.0.1:* http://localhost:* http://[::1]:*; frame-ancestors 'none';"
+    " base-uri 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
