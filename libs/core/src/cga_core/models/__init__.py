@@ -3,6 +3,7 @@
 from cga_core.models.audit import AuditEvent
 from cga_core.models.base import Base
 from cga_core.models.identity import App, AppSecret, ClientType, Status, User
+from cga_core.models.memory import StoredMemory
 from cga_core.models.oauth import AuthorizationCode, Consent, Grant, RefreshToken
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "Grant",
     "RefreshToken",
     "Status",
+    "StoredMemory",
     "User",
 ]

@@ -1,0 +1,1 @@
+"""Memory Bank backends: one interface, one adapter per kind of Memory Bank."""
