@@ -1,0 +1,165 @@
+"""The Actions API: search, list, read and delete the signed-in user's memories.
+
+No ``from __future__ import annotations`` here: the routes annotate parameters with
+dependencies built inside ``router_for``, which FastAPI must see as objects, not strings."""
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from cga_core.errors import AppError, ErrorBody
+from cga_core.memories import SearchQuery
+from cga_core.memory_proxy_client import MemoryProxyClient
+from cga_gateway.schemas import MemoryList, MemoryOut, SearchRequest, SearchResponse
+from cga_gateway.security import requires
+from cga_gateway.settings import GatewaySettings
+from cga_gateway.shaping import shaped
+from cga_gateway.tokens import Principal
+
+READ = "memories:read"
+WRITE = "memories:write"
+DELETE = "memories:delete"
+SCOPES = {
+    READ: "Search and read your saved memories",
+    WRITE: "Save new memories for you",
+    DELETE: "Delete your saved memories",
+}
+MemoryId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The id of a memory, as returned by search or list.",
+    ),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "Sign-in needed or expired.",
+        403: "The app lacks the permission for this action.",
+        429: "Too many requests; wait for Retry-After seconds.",
+        503: "Temporarily unavailable; retry after Retry-After seconds.",
+    }.items()
+}
+
+
+class Deleted(BaseModel):
+    id: str = Field(description="The deleted memory's id.")
+    deleted: bool = Field(True, description="Always true.")
+
+
+def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["memories"], responses=ERRORS)
+    reader = Depends(requires(READ, scheme))
+    deleter = Depends(requires(DELETE, scheme))
+
+    @asynccontextmanager
+    async def call(
+        request: Request, action: str, caller: Principal, *, write: bool = False
+    ) -> AsyncIterator[MemoryProxyClient]:
+        """Rate limit, then the call, then its audit record (never the content)."""
+        started = time.perf_counter()
+        outcome = "success"
+        policy = (
+            settings.rate_limit_writes_when_redis_down
+            if write
+            else settings.rate_limit_reads_when_redis_down
+        )
+        try:
+            await request.state.rate_limiter.admit(caller, policy)
+            yield request.state.memory_proxy
+        except AppError as exc:
+            outcome = exc.error
+            raise
+        except Exception:
+            outcome = "internal_error"
+            raise
+        finally:
+            request.state.audit.add(
+                action,
+                outcome,
+                client_id=caller.client_id,
+                user_id=caller.sub,
+                request_id=request.scope.get("state", {}).get("request_id"),
+                client_ip=request.client.host if request.client else None,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+
+    @router.post(
+        "/memories/search",
+        operation_id="searchMemories",
+        summary="Search the user's saved memories",
+        description=(
+            "Find the user's saved memories most relevant to a natural-language query. Use it"
+            " before answering anything that may depend on what the user told you earlier."
+        ),
+    )
+    async def search(
+        body: SearchRequest, request: Request, caller: Annotated[Principal, reader]
+    ) -> SearchResponse:
+        async with call(request, "memories.search", caller) as proxy:
+            found = await proxy.search(
+                caller.sub, SearchQuery(query=body.query, limit=body.limit, filters=body.filters)
+            )
+        return SearchResponse(
+            results=shaped(found, settings.max_memory_chars, settings.max_response_chars)
+        )
+
+    @router.get(
+        "/memories",
+        operation_id="listMemories",
+        summary="List the user's saved memories, newest first",
+        description="Page through everything the user has saved, newest first.",
+    )
+    async def list_memories(
+        request: Request,
+        caller: Annotated[Principal, reader],
+        limit: Annotated[int, Query(ge=1, le=50, description="Memories per page (1-50).")] = 20,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=512, description="next_cursor from the previous page."),
+        ] = None,
+    ) -> MemoryList:
+        async with call(request, "memories.list", caller) as proxy:
+            page = await proxy.list(caller.sub, limit, cursor)
+        return MemoryList(
+            items=shaped(page.items, settings.max_memory_chars, settings.max_response_chars),
+            next_cursor=page.next_cursor,
+        )
+
+    @router.get(
+        "/memories/{memory_id}",
+        operation_id="getMemory",
+        summary="Read one saved memory",
+        description="Read one of the user's memories in full, by the id search or list gave.",
+    )
+    async def get_memory(
+        memory_id: MemoryId, request: Request, caller: Annotated[Principal, reader]
+    ) -> MemoryOut:
+        async with call(request, "memories.get", caller) as proxy:
+            memory = await proxy.get(caller.sub, memory_id)
+        return shaped([memory], settings.max_response_chars, settings.max_response_chars)[0]
+
+    @router.delete(
+        "/memories/{memory_id}",
+        operation_id="deleteMemory",
+        summary="Delete one saved memory",
+        description=(
+            "Delete one of the user's memories for good. Only when the user asks to forget it;"
+            " confirm which memory first."
+        ),
+        openapi_extra={"x-openai-isConsequential": True},
+    )
+    async def delete_memory(
+        memory_id: MemoryId, request: Request, caller: Annotated[Principal, deleter]
+    ) -> Deleted:
+        async with call(request, "memories.delete", caller, write=True) as proxy:
+            await proxy.delete(caller.sub, memory_id)
+        return Deleted(id=memory_id)
+
+    return router
