@@ -68,14 +68,21 @@ class ServiceProcess:
 
 
 def start_service(
-    service: str, environment: dict[str, str], log_dir: Path, *, admin_port: int | None = None
+    service: str,
+    environment: dict[str, str],
+    log_dir: Path,
+    *,
+    admin_port: int | None = None,
+    name: str | None = None,
 ) -> ServiceProcess:
     port = free_port()
-    log_path = log_dir / f"{service}.log"
+    log_path = log_dir / f"{name or service}.log"
     env = {**os.environ, **environment, port_variable(service): str(port)}
     if service == "auth":
         env["CGA_AUTH_ADMIN_PORT"] = str(admin_port or free_port())
         env.setdefault("CGA_AUTH_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    if service == "gateway":
+        env.setdefault("CGA_GATEWAY_PUBLIC_URL", f"http://127.0.0.1:{port}")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [executable(f"cga-{service}")], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -88,6 +95,26 @@ def start_all(environment: dict[str, str], log_dir: Path) -> dict[str, ServicePr
     for service in services.values():
         service.wait_until_live()
     return services
+
+
+def start_actions_stack(
+    environment: dict[str, str], log_dir: Path, *, gateways: int = 1
+) -> dict[str, ServiceProcess]:
+    """auth and memory-proxy, then gateways wired to them as the chart wires them."""
+    auth = start_service("auth", environment, log_dir)
+    memory_proxy = start_service("memory-proxy", environment, log_dir)
+    links = {
+        "CGA_GATEWAY_AUTH_PUBLIC_URL": auth.base_url,
+        "CGA_GATEWAY_AUTH_INTERNAL_URL": auth.base_url,
+        "CGA_GATEWAY_MEMORY_PROXY_URL": memory_proxy.base_url,
+    }
+    started = {"auth": auth, "memory-proxy": memory_proxy}
+    for index in range(gateways):
+        name = "gateway" if index == 0 else f"gateway-{index + 1}"
+        started[name] = start_service("gateway", {**environment, **links}, log_dir, name=name)
+    for service in started.values():
+        service.wait_until_live()
+    return started
 
 
 def wait_for(condition_description: str, check: object, timeout: float = 15) -> None:
