@@ -3,6 +3,7 @@ memory-proxy with the local backend, over HTTP — as ChatGPT calls it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cga_core.models import AuditEvent
 from tests.support.actions import GptUser, seed_memory, sign_in
 from tests.support.auth import RegisteredApp, admin_client, register_app
 from tests.support.env import TestStack
-from tests.support.processes import ServiceProcess, start_actions_stack, wait_for
+from tests.support.processes import ServiceProcess, start_actions_stack
 
 pytestmark = pytest.mark.e2e
 ALL_SCOPES = ["memories:read", "memories:write", "memories:delete"]
@@ -271,8 +272,6 @@ def test_privacy_policy_page(api: httpx.Client) -> None:
 async def test_each_call_is_audited_without_content(
     api: httpx.Client, alice: GptUser, engine: AsyncEngine, app: RegisteredApp
 ) -> None:
-    import asyncio  # noqa: PLC0415
-
     await asyncio.to_thread(
         api.post, "/api/v1/memories/search", json={"query": "audited tea"}, headers=alice.headers
     )
@@ -286,7 +285,7 @@ async def test_each_call_is_audited_without_content(
                     AuditEvent.action == "memories.search",
                 )
             )
-            return list(rows.all())
+            return list(rows.scalars().all())
 
     for _ in range(50):
         rows = await search_rows()
