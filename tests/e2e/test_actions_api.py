@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cga_core.models import AuditEvent
@@ -276,7 +277,7 @@ async def test_each_call_is_audited_without_content(
         api.post, "/api/v1/memories/search", json={"query": "audited tea"}, headers=alice.headers
     )
 
-    async def search_rows() -> list[AuditEvent]:
+    async def search_rows() -> list[Row[Any]]:
         async with engine.connect() as connection:
             rows = await connection.execute(
                 select(AuditEvent).where(
@@ -285,7 +286,7 @@ async def test_each_call_is_audited_without_content(
                     AuditEvent.action == "memories.search",
                 )
             )
-            return list(rows.scalars().all())
+            return list(rows.all())
 
     for _ in range(50):
         rows = await search_rows()
