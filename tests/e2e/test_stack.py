@@ -6,6 +6,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,10 +74,17 @@ def test_each_service_writes_json_logs_with_request_ids(
         response = service.get("/no-such-page")
         assert response.status_code == 404
         assert response.json() == {"error": "not_found", "detail": "Not Found"}
-
         request_id = response.headers["x-request-id"]
-        events = [json.loads(line) for line in service.log_lines()]
-        access = [event for event in events if event.get("request_id") == request_id]
+
+        def access_lines(
+            service: ServiceProcess = service, request_id: str = request_id
+        ) -> list[dict[str, Any]]:
+            events = [json.loads(line) for line in service.log_lines()]
+            return [event for event in events if event.get("request_id") == request_id]
+
+        # The access line is written as the response completes: poll, do not race it.
+        wait_for(f"{service.name}'s access log line", access_lines, timeout=5)
+        access = access_lines()
         assert len(access) == 1, service.name
         assert access[0]["event"] == "http.request.completed"
         assert access[0]["service"] == service.name

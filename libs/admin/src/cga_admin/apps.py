@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import click
@@ -10,8 +12,8 @@ import typer
 from cga_admin.client import call, path
 from cga_admin.output import (
     JsonOutput,
-    field_table,
     fail,
+    field_table,
     list_table,
     print_json,
     print_whole,
@@ -275,10 +277,12 @@ def rotate_secret(
     say(f"New client secret of app {app['name']} ({app['client_id']}):", style="green")
     say(f"  {rotated['client_secret']}")
     _show_secret_once(app["client_id"])
-    say(
-        "Paste it into the GPT builder's Client Secret field (Authentication > OAuth). The"
-        f" previous secret works until {when(rotated['previous_secret_expires_at'])}."
-    )
+    say("Paste it into the GPT builder's Client Secret field (Authentication > OAuth).")
+    until = rotated["previous_secret_expires_at"]
+    if datetime.fromisoformat(until) > datetime.now(UTC):
+        say(f"The previous secret works until {when(until)}; then only the new one does.")
+    else:
+        say("The previous secret no longer works.")
 
 
 def _set_status(ctx: typer.Context, client_id: str, action: str, as_json: bool) -> None:
@@ -330,6 +334,8 @@ def delete_app(
             confirmed = click.confirm(question, err=True)
         except click.Abort:  # end of input or Ctrl-C at the prompt
             confirmed = False
+        if not sys.stdin.isatty():  # piped answers are not echoed: end the prompt's line
+            typer.echo(err=True)
         if not confirmed:
             fail("aborted", "Nothing was deleted.")
     call(ctx, "DELETE", path("apps", client_id))

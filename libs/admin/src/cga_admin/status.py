@@ -9,7 +9,7 @@ import httpx
 import typer
 from rich.table import Table
 
-from cga_admin.output import console
+from cga_admin.output import JsonOutput, console, print_json
 
 
 def _url_option(variable: str) -> Any:
@@ -34,6 +34,7 @@ def status(
         str, _url_option("CGA_ADMIN_MEMORY_PROXY_URL")
     ] = "http://127.0.0.1:8002",
     worker_url: Annotated[str, _url_option("CGA_ADMIN_WORKER_URL")] = "http://127.0.0.1:8003",
+    as_json: JsonOutput = False,
 ) -> None:
     """Show each service's readiness and its dependencies; exit 1 unless all are ready."""
     targets = {
@@ -48,10 +49,13 @@ def status(
             return await asyncio.gather(*(_readiness(n, u, client) for n, u in targets.items()))
 
     results = asyncio.run(probe())
-    table = Table("service", "state", "dependencies")
-    for name, state, detail in results:
-        colour = "green" if state == "ready" else "red"
-        table.add_row(name, f"[{colour}]{state}[/{colour}]", detail)
-    console.print(table)
+    if as_json:
+        print_json([{"service": n, "state": s, "detail": d} for n, s, d in results])
+    else:
+        table = Table("service", "state", "dependencies")
+        for name, state, detail in results:
+            colour = "green" if state == "ready" else "red"
+            table.add_row(name, f"[{colour}]{state}[/{colour}]", detail)
+        console.print(table)
     if any(state != "ready" for _, state, _ in results):
         raise typer.Exit(1)

@@ -23,8 +23,7 @@ PasswordFromStdin = Annotated[
     bool,
     typer.Option(
         "--password-stdin",
-        help="Read the password from stdin (prompted for on a terminal) instead of generating"
-        " one.",
+        help="Read the password from stdin (prompted for on a terminal) instead of generating one.",
     ),
 ]
 

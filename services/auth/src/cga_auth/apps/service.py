@@ -168,8 +168,9 @@ class AppService:
             )
 
     async def _reloaded(self, app: App) -> App:
-        """The app re-read with its secrets (read the id first: expired attributes would
-        otherwise load synchronously)."""
+        """The app re-read with its secrets. Changes are flushed first (expiring would discard
+        them) and the id read before expiring (an expired attribute loads synchronously)."""
+        await self.repository.session.flush()
         client_id = app.client_id
         self.repository.session.expire(app)
         return await self.get(client_id)
