@@ -18,12 +18,21 @@ from cga_worker.settings import WorkerSettings
 PRODUCTION_URLS = {
     "CGA_DATABASE_URL": "postgresql+asyncpg://cga:s3cret@db.internal:5432/cga",
     "CGA_REDIS_URL": "rediss://:s3cret@redis.internal:6379/0",
+    "CGA_INTERNAL_TOKEN": "an-internal-token-of-a-production-deployment",
+    "CGA_GATEWAY_PUBLIC_URL": "https://memory.example.com",
+    "CGA_GATEWAY_AUTH_PUBLIC_URL": "https://memory.example.com",
 }
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CGA_ENV", "CGA_DATABASE_URL", "CGA_REDIS_URL", "CGA_LOG_FORMAT"):
+    for name in (
+        "CGA_ENV",
+        "CGA_DATABASE_URL",
+        "CGA_REDIS_URL",
+        "CGA_LOG_FORMAT",
+        "CGA_INTERNAL_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

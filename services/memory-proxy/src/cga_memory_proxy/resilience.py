@@ -104,8 +104,10 @@ class ResilientBackend:
     async def _attempts(self, call: Callable[[], Awaitable[ResultT]], retry: bool) -> ResultT:
         attempts = AsyncRetrying(
             stop=stop_after_attempt(self.settings.retry_attempts if retry else 1),
+            # backoff, 2 x backoff, 4 x backoff ... plus up to one backoff of random jitter.
             wait=wait_exponential_jitter(
-                initial=self.settings.retry_backoff.total_seconds(),
+                multiplier=self.settings.retry_backoff.total_seconds(),
+                jitter=self.settings.retry_backoff.total_seconds(),
                 max=self.settings.retry_backoff_max.total_seconds(),
             ),
             retry=retry_if_exception(_retryable),

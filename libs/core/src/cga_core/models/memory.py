@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Computed, Index, String, Text
+from sqlalchemy import Computed, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +18,8 @@ class StoredMemory(Base):
         # Newest-first listing of one owner's memories (keyset pagination).
         Index("ix_memories_owner_created_at_id", "owner", "created_at", "id"),
         Index("ix_memories_search_vector", "search_vector", postgresql_using="gin"),
+        # A retried write carrying the same key never stores twice (keys are per owner).
+        UniqueConstraint("owner", "idempotency_key"),
     )
 
     id: Mapped[UUIDPrimaryKey]
@@ -28,7 +30,6 @@ class StoredMemory(Base):
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('english', content)", persisted=True)
     )
-    # Set when a write carries an idempotency key: a retried write never stores twice.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]

@@ -1,4 +1,5 @@
-"""JSON over HTTP to a remote Memory Bank, with its failures sorted into retryable or not."""
+"""JSON over HTTP to a remote Memory Bank, with its failures sorted into retryable or not;
+timeouts stay ``TimeoutError`` for ResilientBackend to report as timeouts."""
 
 from __future__ import annotations
 
@@ -43,10 +44,13 @@ class JsonApi:
                     return await response.json(content_type=None)
                 except ValueError:
                     raise BackendError(f"malformed JSON from {path}", retryable=False) from None
+        except TimeoutError:
+            # Left a timeout, whichever timer fired: the session's total timeout is as long as
+            # ResilientBackend's per-attempt deadline and usually fires first, and ResilientBackend
+            # must see a timeout to report one (504, outcome "timeout") and retry it.
+            raise
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise BackendError(f"{type(exc).__name__} calling {path}", retryable=True) from exc
-        except TimeoutError as exc:
-            raise BackendError(f"timeout calling {path}", retryable=True) from exc
 
 
 def results_of(body: Any) -> list[dict[str, Any]]:

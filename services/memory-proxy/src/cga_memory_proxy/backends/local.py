@@ -134,7 +134,7 @@ class LocalBackend:
         statement = (
             insert(StoredMemory)
             .values(**values)
-            .on_conflict_do_nothing(index_elements=[StoredMemory.idempotency_key])
+            .on_conflict_do_nothing(index_elements=[StoredMemory.owner, StoredMemory.idempotency_key])
             .returning(StoredMemory)
         )
         async with self._session() as session:

@@ -67,11 +67,15 @@ def owned(item: Any, owner: str) -> Memory | None:
     return to_memory(item)
 
 
-def created(body: Any) -> Memory:
+def created(body: Any, memory: NewMemory) -> Memory:
     results = [item for item in results_of(body) if item.get("id")]
     if not results:
         raise BackendError("the Memory Bank stored nothing", retryable=False)
-    return to_memory(results[0])
+    stored = to_memory(results[0])
+    # mem0 answers an add with id, text and event only; the metadata it stored is what we sent.
+    if "metadata" not in results[0]:
+        stored.metadata = dict(memory.metadata)
+    return stored
 
 
 def add_body(owner: str, memory: NewMemory, infer: bool) -> dict[str, Any]:
@@ -159,4 +163,4 @@ class Mem0Backend:
 
     async def create(self, owner: str, memory: NewMemory) -> Memory:
         body = add_body(owner, memory, self.infer)
-        return created(await self.api.call("POST", self.routes.add, json=body))
+        return created(await self.api.call("POST", self.routes.add, json=body), memory)

@@ -48,7 +48,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memories")),
-        sa.UniqueConstraint("idempotency_key", name=op.f("uq_memories_idempotency_key")),
+        sa.UniqueConstraint(
+            "owner", "idempotency_key", name=op.f("uq_memories_owner_idempotency_key")
+        ),
     )
     op.create_index(
         "ix_memories_owner_created_at_id", "memories", ["owner", "created_at", "id"], unique=False
