@@ -41,6 +41,10 @@ dev-down: ## stop leftovers of `make dev`
 migrate: install ## apply database migrations (CGA_DATABASE_URL)
 	$(VENV)/bin/cga-migrate upgrade head
 
+.PHONY: openapi
+openapi: install ## write the Actions OpenAPI document to docs/api/openapi.json
+	$(VENV)/bin/python -m cga_gateway.openapi docs/api/openapi.json
+
 .PHONY: test
 test: system-deps install ## run the test suite (starts its own PostgreSQL and Redis)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -7,12 +7,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 MAX_CONTENT_LENGTH = 8000
-MetadataValue = str | int | float | bool | None
+
+
+def _without_nul(text: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL; refused here it is bad input (422), not a
+    # Memory Bank failure that would be retried and count against the circuit breaker.
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+PlainText = Annotated[str, AfterValidator(_without_nul)]
+MetadataValue = (
+    Annotated[str, Field(max_length=500), AfterValidator(_without_nul)] | int | float | bool | None
+)
 Metadata = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=64)], MetadataValue],
+    dict[
+        Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_without_nul)],
+        MetadataValue,
+    ],
     Field(max_length=20, description="Flat key/value labels, at most 20."),
 ]
 
@@ -32,12 +48,12 @@ class MemoryPage(BaseModel):
 
 
 class SearchQuery(BaseModel):
-    query: str = Field(min_length=1, max_length=1000)
+    query: PlainText = Field(min_length=1, max_length=1000)
     limit: int = Field(10, ge=1, le=50)
     filters: Metadata = Field(default_factory=dict)
 
 
 class NewMemory(BaseModel):
-    content: str = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    content: PlainText = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
     metadata: Metadata = Field(default_factory=dict)
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)

@@ -46,6 +46,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         503: "Temporarily unavailable; retry after Retry-After seconds.",
     }.items()
 }
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such memory among the user's memories."}
+}
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not readable JSON (e.g. not UTF-8)."}
+}
 
 
 class Deleted(BaseModel):
@@ -98,6 +104,10 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
             "Find the user's saved memories most relevant to a natural-language query. Use it"
             " before answering anything that may depend on what the user told you earlier."
         ),
+        responses=UNREADABLE_BODY,
+        # A read, though a POST: ChatGPT treats unmarked non-GET operations as consequential
+        # and would ask the user to confirm every search.
+        openapi_extra={"x-openai-isConsequential": False},
     )
     async def search(
         body: SearchRequest, request: Request, caller: Annotated[Principal, reader]
@@ -137,6 +147,7 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
         operation_id="getMemory",
         summary="Read one saved memory",
         description="Read one of the user's memories in full, by the id search or list gave.",
+        responses=NOT_FOUND,
     )
     async def get_memory(
         memory_id: MemoryId, request: Request, caller: Annotated[Principal, reader]
@@ -153,6 +164,7 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
             "Delete one of the user's memories for good. Only when the user asks to forget it;"
             " confirm which memory first."
         ),
+        responses=NOT_FOUND,
         openapi_extra={"x-openai-isConsequential": True},
     )
     async def delete_memory(

@@ -101,3 +101,7 @@ def main() -> None:
     document = create_app(settings).openapi()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

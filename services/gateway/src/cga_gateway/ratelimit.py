@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cga_core.errors import AppError, ServiceUnavailable
 from cga_core.models import App, Status
+from cga_gateway.security import REALM
 from cga_gateway.settings import RedisDownPolicy
 from cga_gateway.tokens import Principal
 
@@ -47,6 +48,10 @@ class AppDisabled(AppError):
     status_code = 401
     error = "invalid_token"
     default_detail = "This app is no longer allowed to act for you."
+
+
+# Every 401 carries a Bearer challenge (RFC 6750 §3), this one too.
+APP_DISABLED_CHALLENGE = {"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'}
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class RateLimiter:
     async def admit(self, caller: Principal, when_redis_down: RedisDownPolicy) -> None:
         policy = await self.policies.of(caller.client_id)
         if policy is None or not policy.active:
-            raise AppDisabled
+            raise AppDisabled(headers=APP_DISABLED_CHALLENGE)
         checks = (
             ("app", RateLimitItemPerMinute(policy.per_app), (caller.client_id,)),
             ("user", RateLimitItemPerMinute(policy.per_user), (caller.client_id, caller.sub)),

@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cga_core.memories import Metadata
+from cga_core.memories import Metadata, PlainText
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(
+    query: PlainText = Field(
         min_length=1,
         max_length=1000,
         description="What to look for, in natural language (e.g. 'my favourite tea').",

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Text, delete, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -134,7 +134,9 @@ class LocalBackend:
         statement = (
             insert(StoredMemory)
             .values(**values)
-            .on_conflict_do_nothing(index_elements=[StoredMemory.owner, StoredMemory.idempotency_key])
+            .on_conflict_do_nothing(
+                index_elements=[StoredMemory.owner, StoredMemory.idempotency_key]
+            )
             .returning(StoredMemory)
         )
         async with self._session() as session:
@@ -153,7 +155,11 @@ class LocalBackend:
         try:
             async with session_scope(self.sessionmaker) as session:
                 yield session
-        except (DBAPIError, SQLAlchemyTimeoutError, OSError) as exc:
+        except (OperationalError, InterfaceError, SQLAlchemyTimeoutError, OSError) as exc:
             raise BackendError(
                 f"database unavailable: {type(exc).__name__}", retryable=True
             ) from exc
+        except DBAPIError as exc:
+            # The database is up and refused this statement: retrying cannot help, and it must
+            # not count against the circuit breaker.
+            raise BackendError(f"database refused: {type(exc).__name__}", retryable=False) from exc
