@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cga_core.memories import Metadata, PlainText
 
 
 class SearchRequest(BaseModel):
+    # JSON types as documented: `true` is not a limit, `"5"` is not a number.
+    model_config = ConfigDict(strict=True)
+
     query: PlainText = Field(
         min_length=1,
         max_length=1000,
