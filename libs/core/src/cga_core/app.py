@@ -34,8 +34,6 @@ class CoreResources:
 ExtraState = Callable[[CoreResources], AbstractAsyncContextManager[dict[str, Any]]]
 """A service's own lifespan resources (HTTP clients, …), built on the core ones."""
 
-ExtraChecks = Callable[[CoreResources, dict[str, Any]], Sequence[DependencyCheck]]
-
 
 def get_core(request: Request) -> CoreResources:
     resources: CoreResources = request.state.core
@@ -58,13 +56,14 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter] = (),
     extra_state: ExtraState | None = None,
-    extra_checks: ExtraChecks | None = None,
+    liveness: Sequence[DependencyCheck] = (),
     **fastapi_options: Any,
 ) -> FastAPI:
     """Build a service: lifespan-owned engine and Redis, request ids and access logs, the
     standard error body, ``/livez``, ``/readyz``, ``/metrics`` and tracing when configured."""
     tracer_provider = create_tracer_provider(settings, service)
     readiness = Readiness(checks=[], timeout=settings.dependency_timeout.total_seconds())
+    alive = Readiness(checks=liveness, timeout=settings.dependency_timeout.total_seconds())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -80,7 +79,6 @@ def create_service_app(
             readiness.checks = [
                 DependencyCheck("database", lambda: ping_database(engine)),
                 DependencyCheck("redis", lambda: ping_redis(redis)),
-                *(extra_checks(core, extra) if extra_checks else ()),
             ]
             yield {"core": core, **extra}
 
@@ -95,7 +93,7 @@ def create_service_app(
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health_router(readiness))
+    app.include_router(health_router(readiness, alive))
     for router in routers:
         app.include_router(router)
     instrument_metrics(app)

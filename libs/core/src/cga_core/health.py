@@ -56,11 +56,21 @@ class Readiness:
         return results
 
 
-def health_router(readiness: Readiness) -> APIRouter:
+def health_router(readiness: Readiness, liveness: Readiness) -> APIRouter:
     router = APIRouter(tags=["health"], include_in_schema=False)
 
     @router.get("/livez")
     async def livez() -> JSONResponse:
+        failed = [name for name, failure in (await liveness.evaluate()).items() if failure]
+        if failed:
+            return JSONResponse(
+                {
+                    "status": "failing",
+                    "error": "not_live",
+                    "detail": "failing: " + ", ".join(failed),
+                },
+                status_code=503,
+            )
         return JSONResponse({"status": "ok"})
 
     @router.get("/readyz")

@@ -13,7 +13,9 @@ from cga_core.app import CoreResources, create_service_app
 from cga_core.audit_buffer import AuditBuffer
 from cga_core.denylist import is_grant_denied
 from cga_core.memory_proxy_client import MemoryProxyClient
+from cga_core.queue import queue_on
 from cga_core.server import run_http_service
+from cga_gateway import writes
 from cga_gateway.memories import SCOPES, router_for
 from cga_gateway.openapi import install as install_openapi
 from cga_gateway.pages import install_pages
@@ -57,6 +59,7 @@ def gateway_state(settings: GatewaySettings) -> Any:
                             core.redis, settings.redis_url.get_secret_value(), policies
                         ),
                         "audit": audit,
+                        "queue": queue_on(core.redis),
                     }
             finally:
                 await proxy.close()
@@ -71,7 +74,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         service="gateway",
         settings=settings,
         title="Memory Bank",
-        routers=[router_for(settings, scheme)],
+        routers=[router_for(settings, scheme), writes.router_for(settings, scheme)],
         extra_state=gateway_state(settings),
         docs_url=None,
         redoc_url=None,

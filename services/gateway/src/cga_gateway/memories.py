@@ -3,17 +3,15 @@
 No ``from __future__ import annotations`` here: the routes annotate parameters with
 dependencies built inside ``router_for``, which FastAPI must see as objects, not strings."""
 
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from cga_core.errors import AppError, ErrorBody
+from cga_core.errors import ErrorBody
 from cga_core.memories import SearchQuery
 from cga_core.memory_proxy_client import MemoryProxyClient
+from cga_gateway.admission import admitted
 from cga_gateway.schemas import MemoryList, MemoryOut, SearchRequest, SearchResponse
 from cga_gateway.security import requires
 from cga_gateway.settings import GatewaySettings
@@ -64,38 +62,6 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
     reader = Depends(requires(READ, scheme))
     deleter = Depends(requires(DELETE, scheme))
 
-    @asynccontextmanager
-    async def call(
-        request: Request, action: str, caller: Principal, *, write: bool = False
-    ) -> AsyncIterator[MemoryProxyClient]:
-        """Rate limit, then the call, then its audit record (never the content)."""
-        started = time.perf_counter()
-        outcome = "success"
-        policy = (
-            settings.rate_limit_writes_when_redis_down
-            if write
-            else settings.rate_limit_reads_when_redis_down
-        )
-        try:
-            await request.state.rate_limiter.admit(caller, policy)
-            yield request.state.memory_proxy
-        except AppError as exc:
-            outcome = exc.error
-            raise
-        except Exception:
-            outcome = "internal_error"
-            raise
-        finally:
-            request.state.audit.add(
-                action,
-                outcome,
-                client_id=caller.client_id,
-                user_id=caller.sub,
-                request_id=request.scope.get("state", {}).get("request_id"),
-                client_ip=request.client.host if request.client else None,
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
-
     @router.post(
         "/memories/search",
         operation_id="searchMemories",
@@ -112,7 +78,8 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
     async def search(
         body: SearchRequest, request: Request, caller: Annotated[Principal, reader]
     ) -> SearchResponse:
-        async with call(request, "memories.search", caller) as proxy:
+        async with admitted(request, settings, "memories.search", caller):
+            proxy: MemoryProxyClient = request.state.memory_proxy
             found = await proxy.search(
                 caller.sub, SearchQuery(query=body.query, limit=body.limit, filters=body.filters)
             )
@@ -135,7 +102,8 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
             Query(max_length=512, description="next_cursor from the previous page."),
         ] = None,
     ) -> MemoryList:
-        async with call(request, "memories.list", caller) as proxy:
+        async with admitted(request, settings, "memories.list", caller):
+            proxy: MemoryProxyClient = request.state.memory_proxy
             page = await proxy.list(caller.sub, limit, cursor)
         return MemoryList(
             items=shaped(page.items, settings.max_memory_chars, settings.max_response_chars),
@@ -152,7 +120,8 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
     async def get_memory(
         memory_id: MemoryId, request: Request, caller: Annotated[Principal, reader]
     ) -> MemoryOut:
-        async with call(request, "memories.get", caller) as proxy:
+        async with admitted(request, settings, "memories.get", caller):
+            proxy: MemoryProxyClient = request.state.memory_proxy
             memory = await proxy.get(caller.sub, memory_id)
         return shaped([memory], settings.max_response_chars, settings.max_response_chars)[0]
 
@@ -170,7 +139,8 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
     async def delete_memory(
         memory_id: MemoryId, request: Request, caller: Annotated[Principal, deleter]
     ) -> Deleted:
-        async with call(request, "memories.delete", caller, write=True) as proxy:
+        async with admitted(request, settings, "memories.delete", caller, write=True):
+            proxy: MemoryProxyClient = request.state.memory_proxy
             await proxy.delete(caller.sub, memory_id)
         return Deleted(id=memory_id)
 

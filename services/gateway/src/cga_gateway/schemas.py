@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cga_core.memories import Metadata, PlainText
+from cga_core.memories import MAX_CONTENT_LENGTH, Metadata, PlainText
 
 
 class SearchRequest(BaseModel):
@@ -44,3 +44,39 @@ class MemoryList(BaseModel):
     next_cursor: str | None = Field(
         None, description="More memories exist: pass this as `cursor` to get the next page."
     )
+
+
+class NewMemoryRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    content: PlainText = Field(
+        min_length=1,
+        max_length=MAX_CONTENT_LENGTH,
+        description="The fact to remember, as one self-contained sentence or short paragraph.",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Optional labels, e.g. {'topic': 'food'}."
+    )
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Optional. Send the same key again when retrying, to save only once.",
+    )
+
+
+class JobAccepted(BaseModel):
+    job_id: str = Field(description="The write's id: check it with getMemoryJob.")
+    status: str = Field(description="queued, running, succeeded or failed.")
+    status_url: str = Field(description="Where the write's status can be read.")
+
+
+class JobState(BaseModel):
+    job_id: str = Field(description="The write's id.")
+    status: str = Field(description="queued, running, succeeded or failed.")
+    attempts: int = Field(description="How many times saving was tried.")
+    memory_id: str | None = Field(None, description="The saved memory's id, once succeeded.")
+    error: str | None = Field(None, description="Why it failed, when it did.")
+    created_at: datetime = Field(description="When the write was accepted (UTC).")
+    finished_at: datetime | None = Field(None, description="When it succeeded or failed (UTC).")

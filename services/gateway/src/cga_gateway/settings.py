@@ -72,6 +72,10 @@ class GatewaySettings(ServiceSettings):
     )
     privacy_policy: str = Field(DEFAULT_PRIVACY_POLICY, description="Text of the /privacy page.")
     privacy_contact: str | None = Field(None, description="Contact shown on the /privacy page.")
+    duplicate_write_window: Duration = Field(
+        timedelta(seconds=30),
+        description="Identical content saved again by the same user within this is one write.",
+    )
     audit_flush_interval: Duration = Field(
         timedelta(seconds=1), description="How often buffered audit events are written."
     )

@@ -4,6 +4,7 @@ served on a small HTTP port in the same process and event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from typing import Any
 
@@ -11,34 +12,63 @@ import structlog
 from arq import Worker
 from arq.connections import RedisSettings
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cga_core.app import create_service_app
-from cga_core.db import create_engine, create_sessionmaker
+from cga_core.db import create_engine, create_sessionmaker, session_scope
+from cga_core.health import DependencyCheck
+from cga_core.jobs import MemoryJobRepository
+from cga_core.memory_proxy_client import MemoryProxyClient
+from cga_core.queue import HEALTH_CHECK_KEY, QUEUE_NAME
+from cga_core.redis_client import create_redis
 from cga_core.server import ManagedServer, prepare, uvicorn_config
+from cga_worker.metrics import DEAD_LETTERS, QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from cga_worker.settings import WorkerSettings
-from cga_worker.tasks import CRON_JOBS
+from cga_worker.tasks import cron_jobs, functions
 
 logger = structlog.get_logger("cga.worker")
 REDIS_RETRY_DELAY = 1.0
 
 
-def create_app(settings: WorkerSettings) -> FastAPI:
+class HeartbeatMissing(Exception):
+    """The ARQ loop has not recorded its health check in time."""
+
+
+async def arq_heartbeat(redis: Redis) -> None:
+    """Live while ARQ records its health check. Unreachable Redis is no reason to restart the
+    worker (it would not help), so only a reachable Redis without a fresh record fails."""
+    try:
+        if not await redis.exists(HEALTH_CHECK_KEY):
+            raise HeartbeatMissing
+    except RedisError:
+        return
+
+
+def create_app(settings: WorkerSettings, redis: Redis) -> FastAPI:
     return create_service_app(
-        service="worker", settings=settings, title="Custom GPT Adapter worker"
+        service="worker",
+        settings=settings,
+        title="Custom GPT Adapter worker",
+        liveness=[DependencyCheck("arq", lambda: arq_heartbeat(redis))],
     )
 
 
 def create_worker(settings: WorkerSettings, ctx: dict[str, Any]) -> Worker:
     return Worker(
-        functions=[],
-        cron_jobs=CRON_JOBS,
+        functions=functions(),
+        cron_jobs=cron_jobs(settings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url.get_secret_value()),
-        queue_name=settings.queue_name,
+        queue_name=QUEUE_NAME,
+        health_check_key=HEALTH_CHECK_KEY,
+        health_check_interval=settings.health_check_interval.total_seconds(),
         max_jobs=settings.max_jobs,
         poll_delay=settings.poll_delay.total_seconds(),
         job_timeout=settings.job_timeout.total_seconds(),
+        keep_result=0,
         handle_signals=False,
         ctx=ctx,
     )
@@ -54,6 +84,20 @@ async def _consume(worker: Worker) -> None:
             await asyncio.sleep(REDIS_RETRY_DELAY)
 
 
+async def _measure_backlog(sessionmaker: async_sessionmaker[AsyncSession], every: float) -> None:
+    """Queue depth and age from the outbox — it also counts writes Redis has lost."""
+    while True:
+        try:
+            async with session_scope(sessionmaker) as session:
+                depth, age, failed = await MemoryJobRepository(session).backlog()
+            QUEUE_DEPTH.set(depth)
+            QUEUE_OLDEST_AGE.set(age)
+            DEAD_LETTERS.set(failed)
+        except Exception as exc:
+            logger.warning("worker.backlog.unavailable", reason=type(exc).__name__)
+        await asyncio.sleep(every)
+
+
 async def _drain(worker: Worker, grace: float) -> None:
     """Stop taking jobs and give running ones the grace period; ARQ re-runs any cut off."""
     worker.allow_pick_jobs = False
@@ -65,9 +109,23 @@ async def _drain(worker: Worker, grace: float) -> None:
 
 async def serve(settings: WorkerSettings) -> None:
     engine = create_engine(settings)
-    ctx: dict[str, Any] = {"settings": settings, "sessionmaker": create_sessionmaker(engine)}
+    sessionmaker = create_sessionmaker(engine)
+    proxy = MemoryProxyClient(
+        str(settings.memory_proxy_url),
+        settings.internal_token.get_secret_value(),
+        timeout=settings.memory_proxy_timeout.total_seconds(),
+        pool_size=settings.max_jobs,
+    )
+    ctx: dict[str, Any] = {
+        "settings": settings,
+        "sessionmaker": sessionmaker,
+        "memory_proxy": proxy,
+    }
     worker = create_worker(settings, ctx)
-    server = ManagedServer(uvicorn_config(create_app(settings), settings), handle_signals=False)
+    probe_redis = create_redis(settings)
+    server = ManagedServer(
+        uvicorn_config(create_app(settings, probe_redis), settings), handle_signals=False
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -76,14 +134,22 @@ async def serve(settings: WorkerSettings) -> None:
 
     http = asyncio.create_task(server.serve(), name="http")
     consumer = asyncio.create_task(_consume(worker), name="arq")
+    backlog = asyncio.create_task(
+        _measure_backlog(sessionmaker, settings.metrics_interval.total_seconds()), name="backlog"
+    )
     stopping = asyncio.create_task(stop.wait(), name="signal")
     await asyncio.wait({http, consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
     logger.info("worker.shutdown.started")
     consumer.cancel()
+    backlog.cancel()
     await _drain(worker, settings.shutdown_grace.total_seconds())
     server.should_exit = True
     await http
     stopping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await backlog
+    await proxy.close()
+    await probe_redis.aclose()
     await engine.dispose()
     logger.info("worker.shutdown.completed")
 

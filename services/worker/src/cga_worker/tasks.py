@@ -1,20 +1,149 @@
-"""ARQ jobs and their schedule."""
+"""ARQ jobs: memory writes from the outbox, the sweeper, and retention."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from arq import cron
+from arq import Retry, cron, func
 from arq.cron import CronJob
+from arq.worker import Function
+from opentelemetry import trace
+from opentelemetry.propagate import extract
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cga_core.audit import AuditEventRepository
 from cga_core.db import session_scope
+from cga_core.errors import AppError
+from cga_core.housekeeping import purge_expired_credentials
+from cga_core.jobs import MemoryJobRepository
+from cga_core.memories import NewMemory
+from cga_core.memory_proxy_client import MemoryProxyClient, MemoryProxyUnreachable
+from cga_core.queue import WRITE_MEMORY, enqueue_write, write_job_id
+from cga_worker.metrics import JOB_DURATION, JOBS, JOBS_REQUEUED
 from cga_worker.settings import WorkerSettings
 
 logger = structlog.get_logger("cga.worker")
+tracer = trace.get_tracer("cga.worker")
+SWEEP_BATCH = 1000
+# We count attempts in the outbox; ARQ's own limit only has to stay out of the way.
+ARQ_MAX_TRIES = 10_000
+
+
+def _retryable(exc: AppError) -> bool:
+    return (
+        isinstance(exc, MemoryProxyUnreachable) or exc.status_code >= 500 or exc.status_code == 429
+    )
+
+
+def backoff(settings: WorkerSettings, attempts: int) -> float:
+    """Seconds before the next attempt: doubling from the base, capped, with full jitter on
+    top of half, so a recovering Memory Bank is not hit by every job at once."""
+    base: float = settings.retry_backoff.total_seconds() * 2.0 ** max(attempts - 1, 0)
+    ceiling = min(base, settings.retry_backoff_max.total_seconds())
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
+
+
+async def write_memory(ctx: dict[str, Any], job_id: str) -> str:
+    """Write one accepted memory. Safe to run twice: the claim skips finished jobs, and the
+    write carries the job's key, so a retry after a crash finds the memory already stored."""
+    settings: WorkerSettings = ctx["settings"]
+    sessionmaker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
+    proxy: MemoryProxyClient = ctx["memory_proxy"]
+    started = time.perf_counter()
+    job_uuid = uuid.UUID(job_id)
+    async with session_scope(sessionmaker) as session:
+        job = await MemoryJobRepository(session).claim(job_uuid, datetime.now(UTC))
+    if job is None:
+        JOBS.labels(outcome="skipped").inc()
+        return "skipped"
+    parent = extract({"traceparent": job.traceparent} if job.traceparent else {})
+    with (
+        structlog.contextvars.bound_contextvars(request_id=job.request_id, job_id=job_id),
+        tracer.start_as_current_span(WRITE_MEMORY, context=parent),
+    ):
+        outcome = await _write(
+            settings,
+            sessionmaker,
+            proxy,
+            job_uuid,
+            job.owner,
+            job.attempts,
+            NewMemory(
+                content=job.content or "",
+                metadata=job.metadata_,
+                idempotency_key=write_job_id(job_uuid),
+            ),
+        )
+        JOB_DURATION.labels(outcome=outcome).observe(time.perf_counter() - started)
+        return outcome
+
+
+async def _write(
+    settings: WorkerSettings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    proxy: MemoryProxyClient,
+    job_id: uuid.UUID,
+    owner: str,
+    attempts: int,
+    memory: NewMemory,
+) -> str:
+    try:
+        stored = await proxy.create(owner, memory)
+    except AppError as exc:
+        reason = f"{exc.error}: {exc.detail}"
+        async with session_scope(sessionmaker) as session:
+            jobs = MemoryJobRepository(session)
+            if _retryable(exc) and attempts < settings.max_attempts:
+                await jobs.retry_later(job_id, reason)
+            else:
+                await jobs.fail(job_id, reason, datetime.now(UTC))
+                JOBS.labels(outcome="failed").inc()
+                logger.warning("worker.write.failed", attempts=attempts, reason=reason)
+                return "failed"
+        JOBS.labels(outcome="retried").inc()
+        delay = backoff(settings, attempts)
+        logger.info(
+            "worker.write.retrying", attempts=attempts, delay_s=round(delay, 2), reason=reason
+        )
+        raise Retry(defer=delay) from None
+    async with session_scope(sessionmaker) as session:
+        await MemoryJobRepository(session).succeed(job_id, stored.id, datetime.now(UTC))
+    JOBS.labels(outcome="succeeded").inc()
+    logger.info("worker.write.succeeded", attempts=attempts)
+    return "succeeded"
+
+
+async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    """Enqueue again what Redis lost or a dead worker left running, and delete expired
+    credentials."""
+    settings: WorkerSettings = ctx["settings"]
+    sessionmaker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
+    now = datetime.now(UTC)
+    running_limit = settings.job_timeout + timedelta(seconds=10)
+    async with session_scope(sessionmaker) as session:
+        jobs = MemoryJobRepository(session)
+        stale = await jobs.stale(now - settings.requeue_after, now - running_limit, SWEEP_BATCH)
+        if stale:
+            await jobs.requeue(stale, reset_attempts=False)
+        codes, tokens = await purge_expired_credentials(session, now - settings.credentials_grace)
+    enqueued = 0
+    for job_id in stale:
+        enqueued += await enqueue_write(ctx["redis"], job_id)
+    JOBS_REQUEUED.inc(enqueued)
+    if stale or codes or tokens:
+        logger.info(
+            "worker.sweep.completed",
+            stale=len(stale),
+            enqueued=enqueued,
+            expired_codes=codes,
+            expired_refresh_tokens=tokens,
+        )
+    return {"stale": len(stale), "enqueued": enqueued, "codes": codes, "refresh_tokens": tokens}
 
 
 async def purge_expired_audit_events(ctx: dict[str, Any]) -> int:
@@ -35,6 +164,13 @@ async def purge_expired_audit_events(ctx: dict[str, Any]) -> int:
     return total
 
 
-CRON_JOBS: list[CronJob] = [
-    cron(purge_expired_audit_events, hour={3}, minute={17}, run_at_startup=False),
-]
+def functions() -> list[Function]:
+    return [func(write_memory, name=WRITE_MEMORY, max_tries=ARQ_MAX_TRIES)]
+
+
+def cron_jobs(settings: WorkerSettings) -> list[CronJob]:
+    every = settings.sweep_every_seconds
+    return [
+        cron(sweep, second=set(range(0, 60, every)), run_at_startup=True, unique=True),
+        cron(purge_expired_audit_events, hour={3}, minute={17}),
+    ]

@@ -3,6 +3,7 @@
 from cga_core.models.audit import AuditEvent
 from cga_core.models.base import Base
 from cga_core.models.identity import App, AppSecret, ClientType, Status, User
+from cga_core.models.jobs import JobStatus, MemoryJob
 from cga_core.models.memory import StoredMemory
 from cga_core.models.oauth import AuthorizationCode, Consent, Grant, RefreshToken
 
@@ -15,6 +16,8 @@ __all__ = [
     "ClientType",
     "Consent",
     "Grant",
+    "JobStatus",
+    "MemoryJob",
     "RefreshToken",
     "Status",
     "StoredMemory",

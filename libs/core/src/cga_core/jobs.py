@@ -1,0 +1,186 @@
+"""Queries on the memory-write outbox, for the gateway (intake), the worker and the admin API."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cga_core.models import JobStatus, MemoryJob
+
+MAX_ERROR_LENGTH = 500
+
+
+def content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+class MemoryJobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def accept(
+        self,
+        *,
+        owner: str,
+        client_id: str,
+        content: str,
+        metadata: dict[str, Any],
+        idempotency_key: str | None,
+        duplicate_window: timedelta,
+        request_id: str | None,
+        traceparent: str | None,
+    ) -> tuple[MemoryJob, bool]:
+        """The job for this write, and whether it is new. A repeated idempotency key, or the
+        same content from the same owner within ``duplicate_window``, returns the first job."""
+        digest = content_hash(content)
+        # One owner's concurrent identical writes are serialised, so only one of them inserts.
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(owner + ":" + digest, 0)))
+        )
+        existing = await self._duplicate(owner, digest, idempotency_key, duplicate_window)
+        if existing is not None:
+            return existing, False
+        statement = (
+            insert(MemoryJob)
+            .values(
+                id=uuid.uuid4(),
+                owner=owner,
+                client_id=client_id,
+                content=content,
+                metadata_=metadata,
+                content_hash=digest,
+                idempotency_key=idempotency_key,
+                status=JobStatus.QUEUED,
+                attempts=0,
+                request_id=request_id,
+                traceparent=traceparent,
+            )
+            .on_conflict_do_nothing(index_elements=[MemoryJob.owner, MemoryJob.idempotency_key])
+            .returning(MemoryJob)
+        )
+        job = (await self.session.execute(statement)).scalar_one_or_none()
+        if job is None:  # the same key from a concurrent request, with other content
+            existing = await self._duplicate(owner, digest, idempotency_key, timedelta(0))
+            assert existing is not None  # noqa: S101 - the conflicting row exists
+            return existing, False
+        return job, True
+
+    async def _duplicate(
+        self, owner: str, digest: str, idempotency_key: str | None, window: timedelta
+    ) -> MemoryJob | None:
+        conditions = []
+        if idempotency_key is not None:
+            conditions.append(MemoryJob.idempotency_key == idempotency_key)
+        if window > timedelta(0):
+            conditions.append(
+                (MemoryJob.content_hash == digest)
+                & (MemoryJob.created_at > func.now() - window)
+                & (MemoryJob.status != JobStatus.FAILED)
+            )
+        if not conditions:
+            return None
+        query = (
+            select(MemoryJob)
+            .where(MemoryJob.owner == owner, or_(*conditions))
+            .order_by(MemoryJob.created_at)
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def of_owner(self, job_id: uuid.UUID, owner: str) -> MemoryJob | None:
+        query = select(MemoryJob).where(MemoryJob.id == job_id, MemoryJob.owner == owner)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def get(self, job_id: uuid.UUID) -> MemoryJob | None:
+        return await self.session.get(MemoryJob, job_id)
+
+    async def claim(self, job_id: uuid.UUID, now: datetime) -> MemoryJob | None:
+        """Mark the job running and count the attempt; None when it is finished (ARQ may run
+        a job twice) or unknown. The row lock makes two concurrent claims one."""
+        query = select(MemoryJob).where(MemoryJob.id == job_id).with_for_update()
+        job = (await self.session.execute(query)).scalar_one_or_none()
+        if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            return None
+        job.status = JobStatus.RUNNING
+        job.attempts += 1
+        job.started_at = now
+        await self.session.flush()
+        return job
+
+    async def _finish(self, job_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(update(MemoryJob).where(MemoryJob.id == job_id).values(**values))
+
+    async def succeed(self, job_id: uuid.UUID, memory_id: str, now: datetime) -> None:
+        await self._finish(
+            job_id,
+            status=JobStatus.SUCCEEDED,
+            memory_id=memory_id,
+            content=None,
+            last_error=None,
+            finished_at=now,
+        )
+
+    async def retry_later(self, job_id: uuid.UUID, error: str) -> None:
+        await self._finish(job_id, status=JobStatus.QUEUED, last_error=error[:MAX_ERROR_LENGTH])
+
+    async def fail(self, job_id: uuid.UUID, error: str, now: datetime) -> None:
+        await self._finish(
+            job_id, status=JobStatus.FAILED, last_error=error[:MAX_ERROR_LENGTH], finished_at=now
+        )
+
+    async def stale(
+        self, queued_before: datetime, running_before: datetime, limit: int
+    ) -> Sequence[uuid.UUID]:
+        """Unfinished jobs nobody seems to be working on: queued for long (Redis lost them) or
+        running for longer than any job may take (their worker died)."""
+        query = (
+            select(MemoryJob.id)
+            .where(
+                or_(
+                    (MemoryJob.status == JobStatus.QUEUED) & (MemoryJob.updated_at < queued_before),
+                    (MemoryJob.status == JobStatus.RUNNING)
+                    & (MemoryJob.started_at < running_before),
+                )
+            )
+            .order_by(MemoryJob.updated_at)
+            .limit(limit)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def requeue(self, job_ids: Sequence[uuid.UUID], *, reset_attempts: bool) -> None:
+        values: dict[str, Any] = {"status": JobStatus.QUEUED, "updated_at": func.now()}
+        if reset_attempts:
+            values |= {"attempts": 0, "last_error": None, "finished_at": None}
+        await self.session.execute(
+            update(MemoryJob).where(MemoryJob.id.in_(job_ids)).values(**values)
+        )
+
+    async def listing(self, status: JobStatus | None, limit: int) -> Sequence[MemoryJob]:
+        query = select(MemoryJob).order_by(MemoryJob.created_at.desc()).limit(limit)
+        if status is not None:
+            query = query.where(MemoryJob.status == status)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def failed_ids(self) -> Sequence[uuid.UUID]:
+        query = select(MemoryJob.id).where(MemoryJob.status == JobStatus.FAILED)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def backlog(self) -> tuple[int, float, int]:
+        """Unfinished jobs, the age in seconds of the oldest one (0 when none), and dead
+        letters (failed jobs awaiting replay)."""
+        query = text(
+            "SELECT count(*) FILTER (WHERE status IN ('queued', 'running')),"
+            " coalesce(extract(epoch FROM now() - min(created_at)"
+            " FILTER (WHERE status IN ('queued', 'running'))), 0),"
+            " count(*) FILTER (WHERE status = 'failed')"
+            " FROM memory_jobs WHERE status IN ('queued', 'running', 'failed')"
+        )
+        depth, age, failed = (await self.session.execute(query)).one()
+        return int(depth), float(age), int(failed)
