@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from cga_auth.admin.endpoints import router as admin_router
 from cga_auth.keys import SigningKeyError, SigningKeys
 from cga_auth.oauth.endpoints import router as oauth_router
+from cga_auth.operations.endpoints import router as operations_router
 from cga_auth.settings import AuthSettings
 from cga_auth.state import STATIC_DIR, auth_state
 from cga_auth.web.endpoints import router as pages_router
@@ -28,7 +29,7 @@ def create_app(settings: AuthSettings, keys: SigningKeys | None = None) -> FastA
         service="auth",
         settings=settings,
         title="Custom GPT Adapter authorization server",
-        routers=[oauth_router, pages_router, admin_router],
+        routers=[oauth_router, pages_router, admin_router, operations_router],
         extra_state=auth_state(settings, keys or SigningKeys.from_settings(settings)),
         docs_url=None,
         redoc_url=None,
