@@ -160,6 +160,20 @@ async def test_session_rolls_back_when_the_route_raises(
     assert await _stored_notes(engine) == []
 
 
+async def test_an_unreachable_database_is_a_503_not_a_500(
+    client: httpx.AsyncClient, stack: TestStack, probe_table: None
+) -> None:
+    stack.postgres.stop()
+    try:
+        response = await client.post("/notes", json={"text": "while down", "stars": 1})
+    finally:
+        stack.postgres.start()
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"
+    assert response.headers["retry-after"] == "5"
+
+
 async def test_logs_are_one_json_object_per_line_with_request_id(
     app: FastAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:

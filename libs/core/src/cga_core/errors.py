@@ -11,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 MAX_DETAIL_LENGTH = 500
+logger = structlog.get_logger("cga.http")
 
 
 class ErrorBody(BaseModel):
@@ -109,7 +113,28 @@ async def _handle_http_exception(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, detail, exc.headers)
 
 
+async def _handle_unavailable_dependency(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("http.dependency.unavailable", reason=type(exc).__name__)
+    return error_response(
+        503,
+        "service_unavailable",
+        "A storage service is unavailable; retry shortly.",
+        {"Retry-After": "5"},
+    )
+
+
+# A database or another service that cannot be reached is an outage (503), not a bug (500).
+UNAVAILABLE_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    SQLAlchemyTimeoutError,
+    ConnectionError,
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    for error in UNAVAILABLE_DEPENDENCY_ERRORS:
+        app.add_exception_handler(error, _handle_unavailable_dependency)
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
