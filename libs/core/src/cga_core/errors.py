@@ -16,6 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -129,6 +131,8 @@ UNAVAILABLE_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     InterfaceError,
     SQLAlchemyTimeoutError,
     ConnectionError,
+    RedisConnectionError,
+    RedisTimeoutError,
 )
 
 
