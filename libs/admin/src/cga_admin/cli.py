@@ -1,7 +1,8 @@
 """``cga-admin``: the operator command line.
 
-``apps`` and ``users`` are clients of the auth service's admin API (its admin port, never
-exposed by the Ingress); ``keys`` works locally; ``status`` asks every service's ``/readyz``.
+``apps``, ``users``, ``jobs`` and ``audit`` are clients of the auth service's admin API (its
+admin port, never exposed by the Ingress); ``keys`` works locally; ``status`` asks every
+service's ``/readyz``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Annotated
 import typer
 
 from cga_admin.apps import apps
+from cga_admin.audit import audit
 from cga_admin.client import DEFAULT_ADMIN_URL, Connection
+from cga_admin.jobs import jobs
 from cga_admin.keys import keys
 from cga_admin.status import status
 from cga_admin.users import users
@@ -51,5 +54,7 @@ def main(
 
 app.add_typer(apps)
 app.add_typer(users)
+app.add_typer(jobs)
+app.command()(audit)
 app.add_typer(keys)
 app.command()(status)

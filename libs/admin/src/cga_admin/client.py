@@ -61,7 +61,13 @@ def _error_of(response: httpx.Response) -> AdminApiError:
     )
 
 
-def request(connection: Connection, method: str, api_path: str, body: Any = None) -> Any:
+def request(
+    connection: Connection,
+    method: str,
+    api_path: str,
+    body: Any = None,
+    query: dict[str, Any] | None = None,
+) -> Any:
     """Send one request; the response's JSON body (``None`` for 204), else AdminApiError."""
     url = connection.url.rstrip("/")
     try:
@@ -70,7 +76,8 @@ def request(connection: Connection, method: str, api_path: str, body: Any = None
             headers={"Authorization": f"Bearer {connection.token}"},
             timeout=TIMEOUT_SECONDS,
         ) as http:
-            response = http.request(method, api_path, json=body)
+            params = {name: value for name, value in (query or {}).items() if value is not None}
+            response = http.request(method, api_path, json=body, params=params)
     except httpx.TimeoutException:
         raise AdminApiError(
             "timeout", f"The admin API at {url} did not answer within {TIMEOUT_SECONDS:g} s."
@@ -95,12 +102,18 @@ def request(connection: Connection, method: str, api_path: str, body: Any = None
         ) from None
 
 
-def call(ctx: typer.Context, method: str, api_path: str, body: Any = None) -> Any:
+def call(
+    ctx: typer.Context,
+    method: str,
+    api_path: str,
+    body: Any = None,
+    query: dict[str, Any] | None = None,
+) -> Any:
     """:func:`request` for a command: failures are reported on stderr and exit 1."""
     connection = ctx.find_object(Connection)
     if connection is None:  # only when a command is invoked without the root callback
         raise RuntimeError("cga-admin's root options were not parsed")
     try:
-        return request(connection, method, api_path, body)
+        return request(connection, method, api_path, body, query)
     except AdminApiError as exc:
         fail(exc.error, exc.detail)
