@@ -139,7 +139,11 @@ class MemoryJobRepository:
         self, queued_before: datetime, running_before: datetime, limit: int
     ) -> Sequence[uuid.UUID]:
         """Unfinished jobs nobody seems to be working on: queued for long (Redis lost them) or
-        running for longer than any job may take (their worker died)."""
+        running for longer than any job may take (their worker died).
+
+        The rows stay locked until the caller's transaction ends, so a worker cannot claim and
+        finish one between this query and :meth:`requeue` — which would turn a succeeded job
+        back to queued and write it again. Rows being claimed right now are skipped."""
         query = (
             select(MemoryJob.id)
             .where(
@@ -151,6 +155,7 @@ class MemoryJobRepository:
             )
             .order_by(MemoryJob.updated_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return (await self.session.execute(query)).scalars().all()
 
@@ -159,7 +164,10 @@ class MemoryJobRepository:
         if reset_attempts:
             values |= {"attempts": 0, "last_error": None, "finished_at": None}
         await self.session.execute(
-            update(MemoryJob).where(MemoryJob.id.in_(job_ids)).values(**values)
+            update(MemoryJob)
+            # A write that succeeded is never written again, whoever asks.
+            .where(MemoryJob.id.in_(job_ids), MemoryJob.status != JobStatus.SUCCEEDED)
+            .values(**values)
         )
 
     async def listing(self, status: JobStatus | None, limit: int) -> Sequence[MemoryJob]:
