@@ -32,7 +32,14 @@ from tests.support.processes import ServiceProcess, start_actions_stack
 pytestmark = pytest.mark.e2e
 ALL_SCOPES = ["memories:read", "memories:write", "memories:delete"]
 UNLIMITED = 1_000_000  # the fuzzer must meet the API, not the rate limiter
-OPERATION_IDS = ["searchMemories", "listMemories", "getMemory", "deleteMemory"]
+OPERATION_IDS = [
+    "searchMemories",
+    "listMemories",
+    "getMemory",
+    "deleteMemory",
+    "createMemory",
+    "getMemoryJob",
+]
 CHECKS = [
     not_a_server_error,  # any 5xx fails, 503 included: every dependency is up here
     status_code_conformance,

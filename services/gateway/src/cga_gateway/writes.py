@@ -17,7 +17,7 @@ from cga_core.jobs import MemoryJobRepository
 from cga_core.models import MemoryJob
 from cga_core.queue import enqueue_write
 from cga_gateway.admission import admitted
-from cga_gateway.memories import ERRORS, READ, WRITE
+from cga_gateway.memories import ERRORS, READ, UNREADABLE_BODY, WRITE
 from cga_gateway.schemas import JobAccepted, JobState, NewMemoryRequest
 from cga_gateway.security import requires
 from cga_gateway.settings import GatewaySettings
@@ -59,6 +59,7 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
             "Save something the user asked you to remember. It is stored within seconds;"
             " the answer gives a job id to check. Save each fact once."
         ),
+        responses=UNREADABLE_BODY,
         openapi_extra={"x-openai-isConsequential": True},
     )
     async def create_memory(
