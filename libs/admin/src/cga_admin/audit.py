@@ -14,9 +14,17 @@ from typing import Annotated, Any
 import typer
 
 from cga_admin.client import call, path
-from cga_admin.output import JsonOutput, fail, list_table, print_json, print_whole, say, when
+from cga_admin.output import (
+    JsonOutput,
+    fail,
+    limit_option,
+    list_table,
+    print_json,
+    print_whole,
+    say,
+    when,
+)
 
-MAX_LIMIT = 1000  # the admin API's
 AGE = re.compile(r"(?P<amount>\d+)(?P<unit>[smhdw])")
 AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MOMENT_FORMS = "an age such as 15m, 2h or 7d, or an ISO 8601 timestamp such as 2026-11-24T10:00:00Z"
@@ -78,16 +86,7 @@ def audit(
             show_default=False,
         ),
     ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit",
-            min=1,
-            max=MAX_LIMIT,
-            help="At most this many events, newest first (the API's default: 100).",
-            show_default=False,
-        ),
-    ] = None,
+    limit: Annotated[int | None, limit_option("events")] = None,
     as_json: JsonOutput = False,
 ) -> None:
     """Show the audit trail, newest first."""

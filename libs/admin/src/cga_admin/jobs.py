@@ -18,6 +18,7 @@ from cga_admin.output import (
     JsonOutput,
     fail,
     field_table,
+    limit_option,
     list_table,
     print_json,
     print_whole,
@@ -30,8 +31,6 @@ jobs = typer.Typer(
     help="List durable memory writes and replay the failed ones (dead letters).",
     no_args_is_help=True,
 )
-
-MAX_LIMIT = 1000  # the admin API's
 
 
 class JobStatus(StrEnum):
@@ -64,16 +63,7 @@ def list_jobs(
         JobStatus | None,
         typer.Option("--status", help="Only jobs in this state (failed: the dead letters)."),
     ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit",
-            min=1,
-            max=MAX_LIMIT,
-            help="At most this many jobs, newest first (the API's default: 100).",
-            show_default=False,
-        ),
-    ] = None,
+    limit: Annotated[int | None, limit_option("jobs")] = None,
     as_json: JsonOutput = False,
 ) -> None:
     """List write jobs, newest first."""

@@ -87,3 +87,17 @@ JsonOutput = Annotated[
     bool,
     typer.Option("--json", help="Print the API's JSON body to stdout and nothing else."),
 ]
+
+
+MAX_LIMIT = 1000  # the admin API's
+
+
+def limit_option(things: str) -> Any:
+    """``--limit`` of a listing command: how many ``things`` the admin API returns."""
+    return typer.Option(
+        "--limit",
+        min=1,
+        max=MAX_LIMIT,
+        help=f"At most this many {things}, newest first (the API's default: 100).",
+        show_default=False,
+    )

@@ -238,14 +238,19 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
         )
 
 
-class RevocationEndpoint(rfc7009.RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
+class _FindsOurTokens:
+    """Revocation and introspection look tokens up the same way: refresh or access, any hint."""
+
     server: OAuthServer
 
     def query_token(
         self, token_string: str, token_type_hint: str | None
     ) -> RefreshCredential | AccessCredential | None:
         return self.server.call(self.server.service.find_token, token_string)
+
+
+class RevocationEndpoint(_FindsOurTokens, rfc7009.RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
 
     def revoke_token(
         self, token: RefreshCredential | AccessCredential, request: OAuth2Request
@@ -253,14 +258,8 @@ class RevocationEndpoint(rfc7009.RevocationEndpoint):  # type: ignore[misc]
         self.server.call(self.server.service.revoke, token, request.client.get_client_id())
 
 
-class IntrospectionEndpoint(rfc7662.IntrospectionEndpoint):  # type: ignore[misc]
+class IntrospectionEndpoint(_FindsOurTokens, rfc7662.IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = SECRET_AUTH_METHODS
-    server: OAuthServer
-
-    def query_token(
-        self, token_string: str, token_type_hint: str | None
-    ) -> RefreshCredential | AccessCredential | None:
-        return self.server.call(self.server.service.find_token, token_string)
 
     def check_permission(
         self,
