@@ -46,14 +46,40 @@ openapi: install ## write the Actions OpenAPI document to docs/api/openapi.json
 	$(VENV)/bin/python -m cga_gateway.openapi docs/api/openapi.json
 
 .PHONY: test
-test: system-deps install ## run the test suite (starts its own PostgreSQL and Redis)
+test: system-deps install chart-tools ## run the test suite (starts its own PostgreSQL and Redis)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The chart's validators from npm, pinned by scripts/chart/package-lock.json, under .tools/.
+TOOLS := .tools
+$(TOOLS)/node_modules/.package-lock.json: scripts/chart/package.json scripts/chart/package-lock.json
+	@mkdir -p $(TOOLS)
+	cp scripts/chart/package.json scripts/chart/package-lock.json $(TOOLS)/
+	npm ci --prefix $(TOOLS) --no-audit --no-fund --loglevel=error
+
+.PHONY: chart-tools
+chart-tools: $(TOOLS)/node_modules/.package-lock.json ## install the chart validators (npm ci into .tools/)
+
+.PHONY: chart-check
+chart-check: install chart-tools ## render, lint and validate the Helm chart offline (schemas, CRDs, checkov)
+	$(VENV)/bin/python -m scripts.chart.check
+
+.PHONY: chart-docs
+chart-docs: install ## regenerate the table of values in the chart's README from values.yaml
+	$(VENV)/bin/python -m scripts.chart.values_doc
+
+.PHONY: deploy-dry-run
+deploy-dry-run: install ## render and validate the production release offline, print its helm command
+	bash scripts/deploy/deploy.sh --dry-run --values k8s/overlays/prod/values-prod.example.yaml
+
+.PHONY: config-docs
+config-docs: install ## regenerate docs/configuration.md and .env.production.example from the settings
+	$(VENV)/bin/python scripts/config/reference.py
 
 .PHONY: lint
 lint: install ## ruff (format + lint) and mypy (strict)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs services tests
+	$(VENV)/bin/mypy libs services tests scripts/chart
 
 .PHONY: format
 format: install ## apply ruff formatting and safe fixes
@@ -62,4 +88,4 @@ format: install ## apply ruff formatting and safe fixes
 
 .PHONY: clean
 clean: ## remove the virtualenv and local data
-	rm -rf $(VENV) .dev .mypy_cache .ruff_cache
+	rm -rf $(VENV) .dev .mypy_cache .ruff_cache $(TOOLS)

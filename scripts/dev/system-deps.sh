@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the PostgreSQL and Redis server packages, and the Chromium browser and driver the
-# browser tests use, when their binaries are missing.
+# Installs the PostgreSQL and Redis server packages, the Chromium browser and driver the
+# browser tests use, and Node.js/npm for the chart validators, when their binaries are missing.
 set -euo pipefail
 
 missing=()
@@ -8,6 +8,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"
