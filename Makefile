@@ -63,13 +63,18 @@ chart-tools: $(TOOLS)/node_modules/.package-lock.json ## install the chart valid
 chart-check: install chart-tools ## render, lint and validate the Helm chart offline (schemas, CRDs, checkov)
 	$(VENV)/bin/python -m scripts.chart.check
 
+.PHONY: image-check
+image-check: install ## lint the Dockerfile (hadolint, checkov)
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/checkov --framework dockerfile --file Dockerfile --skip-download --quiet --compact
+
 .PHONY: chart-docs
 chart-docs: install ## regenerate the table of values in the chart's README from values.yaml
 	$(VENV)/bin/python -m scripts.chart.values_doc
 
 .PHONY: deploy-dry-run
 deploy-dry-run: install ## render and validate the production release offline, print its helm command
-	bash scripts/deploy/deploy.sh --dry-run --values k8s/overlays/prod/values-prod.example.yaml
+	bash scripts/deploy/deploy.sh --dry-run --values k8s/overlays/prod/values-prod.yaml
 
 .PHONY: config-docs
 config-docs: install ## regenerate docs/configuration.md and .env.production.example from the settings
@@ -79,7 +84,7 @@ config-docs: install ## regenerate docs/configuration.md and .env.production.exa
 lint: install ## ruff (format + lint) and mypy (strict)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs services tests scripts/chart
+	$(VENV)/bin/mypy libs services tests scripts/chart scripts/deploy scripts/config
 
 .PHONY: format
 format: install ## apply ruff formatting and safe fixes
