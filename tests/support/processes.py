@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,9 +118,8 @@ def start_actions_stack(
     return started
 
 
-def wait_for(condition_description: str, check: object, timeout: float = 15) -> None:
+def wait_for(condition_description: str, check: Callable[[], object], timeout: float = 15) -> None:
     """Poll ``check()`` until it returns true."""
-    assert callable(check)
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
