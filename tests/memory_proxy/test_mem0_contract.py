@@ -21,7 +21,7 @@ from cga_memory_proxy.backends.mem0 import (
     Mem0Backend,
     Mem0Routes,
 )
-from cga_memory_proxy.main import _remote_backend
+from cga_memory_proxy.main import remote_backend
 from cga_memory_proxy.resilience import MemoryBankTimeout, ResilientBackend
 from cga_memory_proxy.settings import BackendName, MemoryProxySettings
 from tests.memory_proxy.mem0_simulator import PACIFIC, Mem0Simulator, Mode, running_simulator
@@ -99,7 +99,7 @@ class Harness:
             timeout=aiohttp.ClientTimeout(total=settings.request_timeout.total_seconds())
         )
         self.sessions.append(session)
-        backend = _remote_backend(settings, session)
+        backend = remote_backend(settings, session)
         assert isinstance(backend, Mem0Backend)
         return backend
 

@@ -16,6 +16,7 @@ from cga_admin.audit import audit
 from cga_admin.client import DEFAULT_ADMIN_URL, Connection
 from cga_admin.jobs import jobs
 from cga_admin.keys import keys
+from cga_admin.memory_bank import memory_bank
 from cga_admin.status import status
 from cga_admin.users import users
 from cga_auth.settings import DEVELOPMENT_ADMIN_TOKEN
@@ -57,4 +58,5 @@ app.add_typer(users)
 app.add_typer(jobs)
 app.command()(audit)
 app.add_typer(keys)
+app.add_typer(memory_bank)
 app.command()(status)

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 
 from cga_core.app import CoreResources, create_service_app
 from cga_core.server import run_http_service
-from cga_memory_proxy.backends.base import MemoryBackend
 from cga_memory_proxy.backends.http import JsonApi
 from cga_memory_proxy.backends.local import LocalBackend
 from cga_memory_proxy.backends.mem0 import PLATFORM_ROUTES, SELF_HOSTED_ROUTES, Mem0Backend
@@ -20,7 +19,9 @@ from cga_memory_proxy.resilience import ResilientBackend
 from cga_memory_proxy.settings import BackendName, MemoryProxySettings
 
 
-def _remote_backend(settings: MemoryProxySettings, session: aiohttp.ClientSession) -> MemoryBackend:
+def remote_backend(settings: MemoryProxySettings, session: aiohttp.ClientSession) -> Mem0Backend:
+    """The configured remote Memory Bank (mem0 or mem0-platform), calling it through ``session``;
+    public for ``cga-admin memory-bank check``, which must probe exactly this backend."""
     if settings.backend is BackendName.MEM0:
         assert settings.mem0_api_key is not None  # noqa: S101 - checked by the settings
         api = JsonApi(
@@ -60,7 +61,7 @@ def memory_bank(settings: MemoryProxySettings) -> Any:
             raise_for_status=False,
         ) as session:
             remote = ResilientBackend(
-                _remote_backend(settings, session), settings, idempotent_create=False
+                remote_backend(settings, session), settings, idempotent_create=False
             )
             yield {**state, "backend": remote}
 
