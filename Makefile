@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: system-deps
 system-deps: ## install PostgreSQL and Redis server binaries with apt-get when missing
@@ -49,6 +49,23 @@ openapi: install ## write the Actions OpenAPI document to docs/api/openapi.json
 test: system-deps install chart-tools ## run the test suite (starts its own PostgreSQL and Redis)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+.PHONY: alert-test
+alert-test: system-deps install ## live alert pipeline: failing Memory Bank -> Prometheus -> Alertmanager -> page
+	$(VENV)/bin/pytest tests/monitoring/test_alert_pipeline.py -s $(PYTEST_ARGS)
+
+# k6 load scenarios (load/k6). Each run starts a private stack of its own and keeps its record
+# (summary.json, service logs) under load/k6/results/; LOAD_* variables tune the scenario.
+SCENARIO ?= smoke
+K6_ARGS ?=
+
+.PHONY: k6
+k6: system-deps install ## run one k6 scenario on a private stack (SCENARIO=smoke|load|spike|soak|rate-limit)
+	$(VENV)/bin/python -m scripts.load.run_k6 $(SCENARIO) -- $(K6_ARGS)
+
+.PHONY: k6-smoke
+k6-smoke: ## run the k6 smoke scenario: every endpoint, real tokens, ~15 s
+	@$(MAKE) --no-print-directory k6 SCENARIO=smoke
+
 # The chart's validators from npm, pinned by scripts/chart/package-lock.json, under .tools/.
 TOOLS := .tools
 $(TOOLS)/node_modules/.package-lock.json: scripts/chart/package.json scripts/chart/package-lock.json
@@ -80,11 +97,27 @@ deploy-dry-run: install ## render and validate the production release offline, p
 config-docs: install ## regenerate docs/configuration.md and .env.production.example from the settings
 	$(VENV)/bin/python scripts/config/reference.py
 
+.PHONY: dashboards
+dashboards: install ## regenerate the Grafana dashboards in monitoring/grafana/dashboards/
+	$(VENV)/bin/python -m monitoring.grafana.generate
+
+.PHONY: runbook-check
+runbook-check: install ## check docs/runbooks: a runbook per alert, sections, index, real commands
+	$(VENV)/bin/python -m scripts.monitoring.check_runbooks
+
+.PHONY: rules-check
+rules-check: install ## alert rules: promtool check + unit tests, amtool config + routes, chart copies
+	$(VENV)/bin/python -m scripts.monitoring.rules_check
+
+.PHONY: monitoring-sync
+monitoring-sync: install ## copy the alert rules and Grafana dashboards into the chart's files/
+	$(VENV)/bin/python -m scripts.monitoring.chart_files
+
 .PHONY: lint
 lint: install ## ruff (format + lint) and mypy (strict)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs services tests scripts/chart scripts/deploy scripts/config
+	$(VENV)/bin/mypy libs services tests scripts/chart scripts/deploy scripts/config scripts/load monitoring/grafana scripts/monitoring
 
 .PHONY: format
 format: install ## apply ruff formatting and safe fixes

@@ -20,6 +20,7 @@ from tests.support.auth import (
     register_app,
     register_user,
 )
+from tests.support.metrics import Exposition
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -138,11 +139,16 @@ async def test_sign_in_attempts_are_audited(
 def test_metrics_count_tokens_by_grant_and_failures_by_reason(
     auth_service: ServiceProcess, auth_url: str, admin: httpx.Client
 ) -> None:
+    before = Exposition.scrape(auth_url)
+
     _full_flow(auth_url, admin)
 
-    metrics = httpx.get(auth_url + "/metrics").text
-
-    assert 'cga_tokens_issued_total{grant="authorization_code"}' in metrics
-    assert 'cga_tokens_issued_total{grant="refresh_token"}' in metrics
-    assert 'cga_auth_failures_total{reason="bad_credentials"}' in metrics
-    assert 'cga_auth_failures_total{reason="code_reuse"}' in metrics
+    after = Exposition.scrape(auth_url)
+    counted = {
+        ("cga_tokens_issued_total", "grant", "authorization_code"),
+        ("cga_tokens_issued_total", "grant", "refresh_token"),
+        ("cga_auth_failures_total", "reason", "bad_credentials"),
+        ("cga_auth_failures_total", "reason", "code_reuse"),
+    }
+    for sample, label, value in counted:
+        assert after.value(sample, **{label: value}) > before.value(sample, **{label: value})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import typing
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from cga_gateway.settings import GatewaySettings
 from cga_memory_proxy.settings import MemoryProxySettings
 from cga_worker.settings import WorkerSettings
 from scripts.chart import check, values_doc
+from scripts.monitoring import rules_check
+from scripts.monitoring.rule_files import JOBS, load_rule_files
 from tests.chart.rendering import (
     CHART,
     CI_VALUES,
@@ -782,65 +785,147 @@ def test_monitoring_objects_are_off_by_default(default: list[Manifest]) -> None:
     assert [c for c in of_kind(default, "ConfigMap") if "dashboards" in c["metadata"]["name"]] == []
 
 
-def test_the_service_monitor_scrapes_every_service() -> None:
+def test_the_service_monitor_scrapes_every_service_under_a_stable_job_name() -> None:
     manifests = render(
         {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}}}
     )
     (monitor,) = of_kind(manifests, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "kps"
-    assert monitor["spec"]["endpoints"][0]["port"] == "http"
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "http"
+    assert endpoint["path"] == "/metrics"
     services = of_kind(manifests, "Service")
     assert len(services) == 4
+    jobs = set()
     for service in services:
         assert _selects(monitor["spec"]["selector"], service["metadata"]["labels"])
+        jobs.add(_scrape_job(endpoint["relabelings"], service["metadata"]["labels"]))
+    # The names the alert rules select, whatever the release is called.
+    assert jobs == JOBS
 
 
-RULES = """\
-groups:
-  - name: custom-gpt-adapter
-    rules:
-      - alert: CustomGptAdapterWorkerAbsent
-        expr: absent(up{job="cga-custom-gpt-adapter-worker"} == 1)
-        for: 5m
-        labels:
-          severity: critical
-        annotations:
-          summary: No worker is running.
-"""
-
-
-def test_rules_and_dashboards_come_from_the_chart_files_when_present(tmp_path: Path) -> None:
-    switched_on = {
-        "metrics": {
-            "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
-            "grafanaDashboards": {"enabled": True},
-        }
+def _scrape_job(relabelings: list[dict[str, Any]], service_labels: dict[str, str]) -> str:
+    """The job label Prometheus gives a target of this Service (its `replace` relabelings
+    applied to the Service-label meta labels; job starts as the Service's name)."""
+    labels = {
+        "__meta_kubernetes_service_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", name): value
+        for name, value in service_labels.items()
     }
-    # No files yet: nothing to render, and nothing fails.
-    assert not {"PrometheusRule"} & {m["kind"] for m in render(switched_on)}
-    chart = copy_chart(tmp_path)
-    (chart / "files" / "prometheus-rules.yaml").write_text(RULES)
-    dashboard = {"title": "custom-gpt-adapter", "panels": []}
-    (chart / "files" / "dashboards").mkdir()
-    (chart / "files" / "dashboards" / "overview.json").write_text(json.dumps(dashboard))
+    labels["job"] = "the-service-name"
+    for step in relabelings:
+        assert step.get("action", "replace") == "replace"
+        source = ";".join(labels.get(name, "") for name in step["sourceLabels"])
+        matched = re.fullmatch(step.get("regex", "(.*)"), source)
+        if matched:
+            labels[step["targetLabel"]] = matched.expand(
+                step.get("replacement", "$1").replace("$", "\\")
+            )
+    return labels["job"]
 
-    manifests = render(switched_on, chart=chart)
+
+RULES_ON = {"metrics": {"prometheusRule": {"enabled": True, "labels": {"release": "kps"}}}}
+
+
+def _rule_groups(manifests: list[Manifest]) -> list[dict[str, Any]]:
+    (rule,) = of_kind(manifests, "PrometheusRule")
+    groups: list[dict[str, Any]] = rule["spec"]["groups"]
+    return groups
+
+
+def _alerts(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def _promtool_problems(groups: list[dict[str, Any]], tmp_path: Path) -> list[str]:
+    rule_file = tmp_path / "rendered.rules.yaml"
+    rule_file.write_text(yaml.safe_dump({"groups": groups}))
+    return rules_check.promtool_check([rule_file])
+
+
+def test_the_prometheus_rule_with_default_values_is_the_rule_source(tmp_path: Path) -> None:
+    manifests = render(RULES_ON)
 
     (rule,) = of_kind(manifests, "PrometheusRule")
-    assert rule["spec"]["groups"] == yaml.safe_load(RULES)["groups"]
     assert rule["metadata"]["labels"]["release"] == "kps"
-    dashboards = named(manifests, "ConfigMap", f"{FULLNAME}-dashboards")
-    assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert json.loads(dashboards["data"]["overview.json"]) == dashboard
-    switched_off = render(chart=chart)
-    assert not {"PrometheusRule"} & {m["kind"] for m in switched_off}
-    # The PrometheusRule is valid for the Prometheus Operator's CRD, as chart-check validates it.
+    groups = _rule_groups(manifests)
+    assert groups == [group for source in load_rule_files() for group in source.groups]
+    assert _promtool_problems(groups, tmp_path) == []
+    # Valid for the Prometheus Operator's CRD, as chart-check validates it.
     rendered = tmp_path / "rule.yaml"
     rendered.write_text(yaml.safe_dump(rule))
     report = check.Report()
     check.validate_custom_resources([rendered], check.TOOLS, report)
     assert report.problems == []
+
+
+def test_values_set_runbook_urls_alert_labels_and_queue_thresholds(tmp_path: Path) -> None:
+    prefix = "https://runbooks.example.org/cga/"
+    values = {
+        "metrics": {
+            "prometheusRule": {
+                "enabled": True,
+                "runbookUrlPrefix": prefix,
+                "alertLabels": {"team": "memory"},
+                "queueBackup": {"depth": 250, "oldestJobAgeSeconds": 1800},
+            }
+        }
+    }
+
+    groups = _rule_groups(render(values))
+
+    alerts = _alerts(groups)
+    for alert in alerts:
+        assert alert["annotations"]["runbook_url"] == f"{prefix}{alert['alert']}.md"
+        assert alert["labels"]["team"] == "memory"
+        assert alert["labels"]["severity"] in {"critical", "warning"}
+    (backlog,) = (a for a in alerts if a["alert"] == "CustomGptAdapterQueueBackup")
+    assert re.search(r"cga_queue_depth\{[^}]*\}\) > 250\b", backlog["expr"])
+    assert re.search(r"cga_queue_oldest_job_age_seconds\{[^}]*\}\) > 1800\b", backlog["expr"])
+    assert _promtool_problems(groups, tmp_path) == []
+
+
+def test_an_alert_label_cannot_replace_the_severity() -> None:
+    with pytest.raises(helm_python.HelmValuesError):
+        render({"metrics": {"prometheusRule": {"alertLabels": {"severity": "info"}}}})
+
+
+def test_a_chart_value_marker_without_its_value_fails_the_render(tmp_path: Path) -> None:
+    chart = copy_chart(tmp_path)
+    rules = chart / "files" / "prometheus-rules.yaml"
+    rules.write_text(rules.read_text().replace("queueBackup.depth", "queueBackup.size"))
+
+    with pytest.raises(helm_python.HelmRenderError, match=r"queueBackup\.size"):
+        render(RULES_ON, chart=chart)
+
+
+def test_the_dashboards_configmap_holds_every_chart_dashboard() -> None:
+    dashboards = sorted((CHART / "files" / "dashboards").glob("*.json"))
+    assert dashboards, "no dashboards in the chart: run `make monitoring-sync`"
+    manifests = render({"metrics": {"grafanaDashboards": {"enabled": True}}})
+
+    configmap = named(manifests, "ConfigMap", f"{FULLNAME}-dashboards")
+
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert set(configmap["data"]) == {path.name for path in dashboards}
+    for path in dashboards:
+        assert json.loads(configmap["data"][path.name]) == json.loads(path.read_text())
+
+
+def test_without_generated_files_nothing_is_rendered(tmp_path: Path) -> None:
+    chart = copy_chart(tmp_path)
+    (chart / "files" / "prometheus-rules.yaml").unlink()
+    shutil.rmtree(chart / "files" / "dashboards")
+    switched_on = {
+        "metrics": {"prometheusRule": {"enabled": True}, "grafanaDashboards": {"enabled": True}}
+    }
+
+    manifests = render(switched_on, chart=chart)
+
+    assert of_kind(manifests, "PrometheusRule") == []
+    assert [
+        c for c in of_kind(manifests, "ConfigMap") if "dashboards" in c["metadata"]["name"]
+    ] == []
+    assert of_kind(render(RULES_ON), "PrometheusRule")
 
 
 # --- values schema ---------------------------------------------------------------------------

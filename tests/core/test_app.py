@@ -62,7 +62,10 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def probe_table(engine: AsyncEngine) -> AsyncIterator[None]:
     async with engine.begin() as connection:
-        await connection.execute(text("CREATE TABLE probe_notes (body text NOT NULL)"))
+        # Uniqueness checked at commit: a commit that fails after the route returned.
+        await connection.execute(
+            text("CREATE TABLE probe_notes (body text UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+        )
     yield
     async with engine.begin() as connection:
         await connection.execute(text("DROP TABLE probe_notes"))
@@ -158,6 +161,18 @@ async def test_session_rolls_back_when_the_route_raises(
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "That note board does not exist."}
     assert await _stored_notes(engine) == []
+
+
+async def test_a_failed_commit_is_the_response_not_a_success_already_sent(
+    client: httpx.AsyncClient, engine: AsyncEngine, probe_table: None
+) -> None:
+    assert (await client.post("/notes", json={"text": "once", "stars": 3})).status_code == 200
+
+    response = await client.post("/notes", json={"text": "once", "stars": 3})
+
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
+    assert await _stored_notes(engine) == ["once"]
 
 
 async def test_an_unreachable_database_is_a_503_not_a_500(

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
 from tests.support.actions import GptUser, sign_in
 from tests.support.auth import RegisteredApp, admin_client, register_app
 from tests.support.env import TestStack
+from tests.support.metrics import Exposition
 from tests.support.processes import ServiceProcess, start_actions_stack, start_service, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -96,14 +96,7 @@ def grant_id_of(access_token: str) -> str:
 
 def counter_total(client: httpx.Client, name: str, **labels: str) -> float:
     """The value of one Prometheus counter sample on a gateway's /metrics (0 when absent)."""
-    text = client.get("/metrics").text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == f"{name}_total"
-        and all(sample.labels.get(k) == v for k, v in labels.items())
-    )
+    return Exposition.scrape(client).value(f"{name}_total", **labels)
 
 
 def assert_rate_limited(response: httpx.Response, limit: int) -> None:

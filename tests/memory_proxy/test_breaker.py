@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from cga_core.internal import DEVELOPMENT_INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER
 from cga_core.memories import Memory, MemoryPage, NewMemory, SearchQuery
@@ -20,6 +19,7 @@ from cga_memory_proxy.resilience import ResilientBackend
 from cga_memory_proxy.settings import MemoryProxySettings
 from tests.memory_proxy.mem0_simulator import Mem0Simulator, Mode, running_simulator
 from tests.support.env import TestStack
+from tests.support.metrics import Exposition
 from tests.support.processes import ServiceProcess, start_service, wait_for
 
 THRESHOLD = 3
@@ -259,14 +259,7 @@ def _search(memory_proxy: ServiceProcess) -> httpx.Response:
 
 
 def _metric(memory_proxy: ServiceProcess, sample_name: str, **labels: str) -> float:
-    """The sum of the samples of ``sample_name`` whose labels include ``labels``."""
-    text = memory_proxy.get("/metrics").text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == sample_name and labels.items() <= sample.labels.items()
-    )
+    return Exposition.scrape(memory_proxy).value(sample_name, **labels)
 
 
 def _breaker_state(memory_proxy: ServiceProcess) -> float:

@@ -41,13 +41,13 @@ class ServiceProcess:
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.base_url + path, timeout=5)
 
-    def wait_until_live(self, timeout: float = 30) -> None:
+    def wait_until_live(self, timeout: float = 30, path: str = "/livez") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.name} exited early:\n{self.log_path.read_text()}")
             try:
-                if self.get("/livez").status_code == 200:
+                if self.get(path).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -93,8 +93,7 @@ def start_service(
 
 def start_all(environment: dict[str, str], log_dir: Path) -> dict[str, ServiceProcess]:
     services = {name: start_service(name, environment, log_dir) for name in SERVICES}
-    for service in services.values():
-        service.wait_until_live()
+    wait_until_all_live(services)
     return services
 
 
@@ -113,9 +112,19 @@ def start_actions_stack(
     for index in range(gateways):
         name = "gateway" if index == 0 else f"gateway-{index + 1}"
         started[name] = start_service("gateway", {**environment, **links}, log_dir, name=name)
-    for service in started.values():
-        service.wait_until_live()
+    wait_until_all_live(started)
     return started
+
+
+def wait_until_all_live(services: dict[str, ServiceProcess]) -> None:
+    """Wait for every service; when one does not come up, stop them all before failing."""
+    try:
+        for service in services.values():
+            service.wait_until_live()
+    except BaseException:
+        for service in services.values():
+            service.stop()
+        raise
 
 
 def wait_for(condition_description: str, check: Callable[[], object], timeout: float = 15) -> None:

@@ -18,7 +18,7 @@ from cga_core.health import DependencyCheck, Readiness, health_router
 from cga_core.metrics import instrument_metrics
 from cga_core.middleware import RequestContextMiddleware
 from cga_core.redis_client import create_redis, ping_redis
-from cga_core.telemetry import create_tracer_provider, instrument_app
+from cga_core.telemetry import fastapi_telemetry, install_tracing, instrument_app
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Core = Annotated[CoreResources, Depends(get_core)]
-DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+# scope="function": the session commits before the response is sent, so a client that acts on
+# a redirect or a 2xx at once finds the data saved, and a failed commit becomes the response.
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
 def create_service_app(
@@ -60,8 +62,8 @@ def create_service_app(
     **fastapi_options: Any,
 ) -> FastAPI:
     """Build a service: lifespan-owned engine and Redis, request ids and access logs, the
-    standard error body, ``/livez``, ``/readyz``, ``/metrics`` and tracing when configured."""
-    tracer_provider = create_tracer_provider(settings, service)
+    standard error body, ``/livez``, ``/readyz``, ``/metrics`` and tracing."""
+    tracer_provider = install_tracing(settings, service)
     readiness = Readiness(checks=[], timeout=settings.dependency_timeout.total_seconds())
     alive = Readiness(checks=liveness, timeout=settings.dependency_timeout.total_seconds())
 
@@ -73,8 +75,6 @@ def create_service_app(
         async with AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
             stack.push_async_callback(redis.aclose)
-            if tracer_provider is not None:
-                stack.callback(tracer_provider.shutdown)
             extra = await stack.enter_async_context(extra_state(core)) if extra_state else {}
             readiness.checks = [
                 DependencyCheck("database", lambda: ping_database(engine)),
@@ -85,6 +85,7 @@ def create_service_app(
     app = FastAPI(
         title=title,
         lifespan=lifespan,
+        telemetry=fastapi_telemetry(settings, tracer_provider),
         responses={
             422: {"model": ErrorBody, "description": "The request is invalid."},
             500: {"model": ErrorBody, "description": "An internal error occurred."},
@@ -97,6 +98,5 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     instrument_metrics(app)
-    if tracer_provider is not None:
-        instrument_app(app, tracer_provider)
+    instrument_app(app, tracer_provider)
     return app

@@ -88,10 +88,13 @@ class CommonSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = system_wide(
         None,
         "CGA_OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTLP/HTTP endpoint for traces (http://otel-collector:4318); tracing is off when unset.",
+        "OTLP/HTTP endpoint spans are exported to (http://otel-collector:4318); when unset"
+        " nothing is recorded, but requests and jobs still get trace ids for logs.",
     )
     otel_sample_ratio: float = system_wide(
-        1.0, "CGA_OTEL_SAMPLE_RATIO", "Share of new traces that are recorded (0..1)."
+        1.0,
+        "CGA_OTEL_SAMPLE_RATIO",
+        "Share of new traces that are recorded (0..1); a caller's traceparent decides for its own.",
     )
     dependency_timeout: Duration = Field(
         timedelta(seconds=2), description="Time a connection attempt or readiness check may take."

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from cga_core.config import ServiceSettings
+from cga_core.telemetry import trace_engine
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
     timeout = settings.dependency_timeout.total_seconds()
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url.get_secret_value(),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
@@ -27,6 +28,8 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         pool_timeout=timeout,
         connect_args={"timeout": timeout},
     )
+    trace_engine(engine)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

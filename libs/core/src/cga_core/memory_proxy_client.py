@@ -2,7 +2,7 @@
 
 aiohttp rather than httpx on this hop: it is the hot path of every Actions call, and aiohttp's
 client costs a fraction of httpx's CPU per request (docs/decisions/0006). One session per
-process, keep-alive connections, the internal token on every call."""
+process, keep-alive connections, the internal token and the trace context on every call."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import aiohttp
 import orjson
+from opentelemetry.propagate import inject
 
 from cga_core.errors import AppError
 from cga_core.internal import INTERNAL_TOKEN_HEADER
@@ -51,9 +52,17 @@ class MemoryProxyClient:
     async def _call(
         self, method: str, url: str, *, body: Any = None, params: dict[str, str] | None = None
     ) -> Any:
+        # Set here as well as by the aiohttp instrumentation, which is suppressed in traces that
+        # are not recorded: memory-proxy's log lines carry the caller's trace id either way.
+        trace_headers: dict[str, str] = {}
+        inject(trace_headers)
         try:
             async with self.session.request(
-                method, url, data=orjson.dumps(body) if body is not None else None, params=params
+                method,
+                url,
+                data=orjson.dumps(body) if body is not None else None,
+                params=params,
+                headers=trace_headers,
             ) as response:
                 raw = await response.read()
                 if response.status == 204:

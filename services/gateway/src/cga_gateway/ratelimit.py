@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 import structlog
 from limits import RateLimitItemPerMinute
@@ -18,12 +19,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cga_core.errors import AppError, ServiceUnavailable
+from cga_core.metrics import start_at_zero
 from cga_core.models import App, Status
 from cga_gateway.security import REALM
 from cga_gateway.settings import RedisDownPolicy
 from cga_gateway.tokens import Principal
 
 logger = structlog.get_logger("cga.gateway.ratelimit")
+
+
+class LimitScope(StrEnum):
+    APP = "app"  # every user of an app together
+    USER = "user"  # one user of an app
+
+
 RATE_LIMITED = Counter(
     "cga_rate_limited_total", "Requests refused by a rate limit, by scope (app or user).", ["scope"]
 )
@@ -32,6 +41,8 @@ RATE_LIMIT_UNAVAILABLE = Counter(
     "Requests whose rate limit could not be checked (Redis unreachable), by policy applied.",
     ["policy"],
 )
+start_at_zero(RATE_LIMITED, scope=list(LimitScope))
+start_at_zero(RATE_LIMIT_UNAVAILABLE, policy=list(RedisDownPolicy))
 
 
 class RateLimited(AppError):
@@ -100,8 +111,12 @@ class RateLimiter:
         if policy is None or not policy.active:
             raise AppDisabled(headers=APP_DISABLED_CHALLENGE)
         checks = (
-            ("app", RateLimitItemPerMinute(policy.per_app), (caller.client_id,)),
-            ("user", RateLimitItemPerMinute(policy.per_user), (caller.client_id, caller.sub)),
+            (LimitScope.APP, RateLimitItemPerMinute(policy.per_app), (caller.client_id,)),
+            (
+                LimitScope.USER,
+                RateLimitItemPerMinute(policy.per_user),
+                (caller.client_id, caller.sub),
+            ),
         )
         try:
             for scope, item, identifiers in checks:
@@ -112,7 +127,7 @@ class RateLimiter:
             self._redis_down(exc, when_redis_down)
 
     async def _refuse(
-        self, scope: str, item: RateLimitItemPerMinute, identifiers: tuple[str, ...]
+        self, scope: LimitScope, item: RateLimitItemPerMinute, identifiers: tuple[str, ...]
     ) -> None:
         stats = await self.limiter.get_window_stats(item, *identifiers)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))

@@ -6,6 +6,7 @@ parameters with local objects that FastAPI must resolve at runtime."""
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import OAuth2AuthorizationCodeBearer
 
@@ -76,6 +77,8 @@ def requires(scope: str, scheme: Any) -> Callable[..., Awaitable[Principal]]:
             ) from None
         except KeysUnavailable:
             raise AuthUnavailable(headers={"Retry-After": "5"}) from None
+        # The request's later log lines, its access line too, name the app that called.
+        structlog.contextvars.bind_contextvars(client_id=caller.client_id)
         if scope not in caller.scopes:
             raise InsufficientScope(
                 f"This action needs the '{scope}' permission; reconnect the app and allow it.",

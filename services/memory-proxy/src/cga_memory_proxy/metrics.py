@@ -1,6 +1,16 @@
+"""memory-proxy's metrics: every call to the Memory Bank, and each backend's breaker."""
+
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from cga_core.metrics import start_at_zero
+
+MemoryBankOperation = Literal["search", "list", "get", "delete", "create"]
+# rejected: the breaker is open; overloaded: no free slot in time; error: anything else failed.
+MemoryBankOutcome = Literal["success", "error", "timeout", "rejected", "overloaded"]
 
 MEMORY_BANK_REQUESTS = Counter(
     "cga_memory_bank_requests_total",
@@ -18,3 +28,15 @@ CIRCUIT_BREAKER_STATE = Gauge(
     "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",
     ["backend"],
 )
+
+
+def start_backend_at_zero(backend: str) -> None:
+    """The backend's series for every operation and outcome, before its first call."""
+    operations = get_args(MemoryBankOperation)
+    start_at_zero(
+        MEMORY_BANK_REQUESTS,
+        backend=[backend],
+        operation=operations,
+        outcome=get_args(MemoryBankOutcome),
+    )
+    start_at_zero(MEMORY_BANK_DURATION, backend=[backend], operation=operations)

@@ -23,6 +23,9 @@ from cga_memory_proxy.metrics import (
     CIRCUIT_BREAKER_STATE,
     MEMORY_BANK_DURATION,
     MEMORY_BANK_REQUESTS,
+    MemoryBankOperation,
+    MemoryBankOutcome,
+    start_backend_at_zero,
 )
 from cga_memory_proxy.settings import MemoryProxySettings
 
@@ -52,6 +55,7 @@ class ResilientBackend:
         self.settings = settings
         self.idempotent_create = idempotent_create
         self.slots = asyncio.Semaphore(settings.max_concurrency)
+        start_backend_at_zero(backend.name)
         self.breaker = CircuitBreaker(
             backend.name,
             failure_threshold=settings.breaker_failure_threshold,
@@ -78,10 +82,14 @@ class ResilientBackend:
         return await self._call("create", lambda: self.backend.create(owner, memory), retry=retry)
 
     async def _call(
-        self, operation: str, call: Callable[[], Awaitable[ResultT]], *, retry: bool
+        self,
+        operation: MemoryBankOperation,
+        call: Callable[[], Awaitable[ResultT]],
+        *,
+        retry: bool,
     ) -> ResultT:
         started = time.perf_counter()
-        outcome = "error"
+        outcome: MemoryBankOutcome = "error"
         try:
             async with self._slot():
                 result = await self._attempts(call, retry)

@@ -26,6 +26,7 @@ from cga_core.memory_proxy_client import MemoryProxyClient
 from cga_core.queue import HEALTH_CHECK_KEY, QUEUE_NAME
 from cga_core.redis_client import create_redis
 from cga_core.server import ManagedServer, prepare, uvicorn_config
+from cga_core.telemetry import install_tracing
 from cga_worker.metrics import DEAD_LETTERS, QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from cga_worker.settings import WorkerSettings
 from cga_worker.tasks import cron_jobs, functions
@@ -108,6 +109,8 @@ async def _drain(worker: Worker, grace: float) -> None:
 
 
 async def serve(settings: WorkerSettings) -> None:
+    # Before any client is made: aiohttp sessions are traced from their creation.
+    install_tracing(settings, "worker")
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
     proxy = MemoryProxyClient(

@@ -1,12 +1,27 @@
+"""The worker's metrics: memory-write runs, and the backlog of the outbox."""
+
 from __future__ import annotations
 
+from enum import StrEnum
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from cga_core.metrics import start_at_zero
+
+
+class JobOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    RETRIED = "retried"  # failed this time, runs again after a backoff
+    FAILED = "failed"  # failed for good: a dead letter
+    SKIPPED = "skipped"  # finished already, or claimed by another run
+
 
 JOBS = Counter(
     "cga_jobs_total",
     "Memory-write job runs, by outcome (succeeded, retried, failed, skipped).",
     ["outcome"],
 )
+start_at_zero(JOBS, outcome=list(JobOutcome))
 JOB_DURATION = Histogram(
     "cga_job_duration_seconds",
     "Time of one memory-write job run, by outcome.",

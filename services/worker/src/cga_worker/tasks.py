@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from arq import Retry, cron, func
 from arq.cron import CronJob
 from arq.worker import Function
-from opentelemetry import trace
-from opentelemetry.propagate import extract
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cga_core.audit import AuditEventRepository
@@ -24,14 +24,29 @@ from cga_core.jobs import MemoryJobRepository
 from cga_core.memories import NewMemory
 from cga_core.memory_proxy_client import MemoryProxyClient, MemoryProxyUnreachable
 from cga_core.queue import WRITE_MEMORY, enqueue_write, write_job_id
-from cga_worker.metrics import JOB_DURATION, JOBS, JOBS_REQUEUED
+from cga_core.telemetry import continued_trace, job_span
+from cga_worker.metrics import JOB_DURATION, JOBS, JOBS_REQUEUED, JobOutcome
 from cga_worker.settings import WorkerSettings
 
 logger = structlog.get_logger("cga.worker")
-tracer = trace.get_tracer("cga.worker")
 SWEEP_BATCH = 1000
 # We count attempts in the outbox; ARQ's own limit only has to stay out of the way.
 ARQ_MAX_TRIES = 10_000
+JobArgs = ParamSpec("JobArgs")
+ResultT = TypeVar("ResultT")
+
+
+def traced(
+    job: Callable[JobArgs, Coroutine[Any, Any, ResultT]],
+) -> Callable[JobArgs, Coroutine[Any, Any, ResultT]]:
+    """Run a scheduled job in a trace of its own, so its queries and log lines share one."""
+
+    @functools.wraps(job)
+    async def run(*args: JobArgs.args, **kwargs: JobArgs.kwargs) -> ResultT:
+        with job_span(job.__name__):
+            return await job(*args, **kwargs)
+
+    return run
 
 
 def _retryable(exc: AppError) -> bool:
@@ -59,12 +74,17 @@ async def write_memory(ctx: dict[str, Any], job_id: str) -> str:
     async with session_scope(sessionmaker) as session:
         job = await MemoryJobRepository(session).claim(job_uuid, datetime.now(UTC))
     if job is None:
-        JOBS.labels(outcome="skipped").inc()
-        return "skipped"
-    parent = extract({"traceparent": job.traceparent} if job.traceparent else {})
+        JOBS.labels(outcome=JobOutcome.SKIPPED).inc()
+        return JobOutcome.SKIPPED.value
+    # The request that accepted the write started the trace; each attempt continues it (the
+    # claim above runs before its span: the traceparent is in the row it reads).
     with (
         structlog.contextvars.bound_contextvars(request_id=job.request_id, job_id=job_id),
-        tracer.start_as_current_span(WRITE_MEMORY, context=parent),
+        job_span(
+            WRITE_MEMORY,
+            continued_trace(job.traceparent),
+            {"cga.job.id": job_id, "cga.job.attempt": job.attempts},
+        ),
     ):
         outcome = await _write(
             settings,
@@ -80,7 +100,7 @@ async def write_memory(ctx: dict[str, Any], job_id: str) -> str:
             ),
         )
         JOB_DURATION.labels(outcome=outcome).observe(time.perf_counter() - started)
-        return outcome
+        return outcome.value
 
 
 async def _write(
@@ -91,7 +111,7 @@ async def _write(
     owner: str,
     attempts: int,
     memory: NewMemory,
-) -> str:
+) -> JobOutcome:
     try:
         stored = await proxy.create(owner, memory)
     except AppError as exc:
@@ -102,10 +122,10 @@ async def _write(
                 await jobs.retry_later(job_id, reason)
             else:
                 await jobs.fail(job_id, reason, datetime.now(UTC))
-                JOBS.labels(outcome="failed").inc()
+                JOBS.labels(outcome=JobOutcome.FAILED).inc()
                 logger.warning("worker.write.failed", attempts=attempts, reason=reason)
-                return "failed"
-        JOBS.labels(outcome="retried").inc()
+                return JobOutcome.FAILED
+        JOBS.labels(outcome=JobOutcome.RETRIED).inc()
         delay = backoff(settings, attempts)
         logger.info(
             "worker.write.retrying", attempts=attempts, delay_s=round(delay, 2), reason=reason
@@ -113,11 +133,12 @@ async def _write(
         raise Retry(defer=delay) from None
     async with session_scope(sessionmaker) as session:
         await MemoryJobRepository(session).succeed(job_id, stored.id, datetime.now(UTC))
-    JOBS.labels(outcome="succeeded").inc()
+    JOBS.labels(outcome=JobOutcome.SUCCEEDED).inc()
     logger.info("worker.write.succeeded", attempts=attempts)
-    return "succeeded"
+    return JobOutcome.SUCCEEDED
 
 
+@traced
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     """Enqueue again what Redis lost or a dead worker left running, and delete expired
     credentials."""
@@ -146,6 +167,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     return {"stale": len(stale), "enqueued": enqueued, "codes": codes, "refresh_tokens": tokens}
 
 
+@traced
 async def purge_expired_audit_events(ctx: dict[str, Any]) -> int:
     """Apply the audit retention period; returns the number of events deleted."""
     settings: WorkerSettings = ctx["settings"]

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from cga_auth.apps.repository import AppRepository
 from cga_auth.audit import AuditTrail
 from cga_auth.keys import SigningKeys
-from cga_auth.metrics import AUTH_FAILURES
+from cga_auth.metrics import AUTH_FAILURES, AuthFailure
 from cga_auth.oauth.clients import AccessCredential, OAuthClient, RefreshCredential, StoredCode
 from cga_auth.oauth.repository import OAuthRepository
 from cga_auth.oauth.tokens import Subject, TokenIssuer
@@ -52,7 +52,7 @@ class OAuthService:
     async def client(self, client_id: str) -> OAuthClient | None:
         app = await self.apps.get_by_client_id(client_id)
         if app is None or app.status != Status.ACTIVE:
-            AUTH_FAILURES.labels(reason="unknown_client").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.UNKNOWN_CLIENT).inc()
             return None
         return OAuthClient(app, datetime.now(UTC))
 
@@ -90,10 +90,10 @@ class OAuthService:
             return None
         row = await self.repository.code_for_update(hash_secret(code))
         if row is None or row.app_id != client.app.id:
-            AUTH_FAILURES.labels(reason="invalid_code").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.INVALID_CODE).inc()
             return None
         if row.used_at is not None:
-            AUTH_FAILURES.labels(reason="code_reuse").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.CODE_REUSE).inc()
             if row.grant_id is not None:
                 await self.revoke_grant(
                     row.grant_id,
@@ -109,7 +109,7 @@ class OAuthService:
             )
             return None
         if row.expires_at <= datetime.now(UTC):
-            AUTH_FAILURES.labels(reason="expired_code").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.EXPIRED_CODE).inc()
             return None
         return StoredCode(row)
 
@@ -163,18 +163,18 @@ class OAuthService:
     async def find_refresh_token(self, token: str, client: OAuthClient) -> RefreshCredential | None:
         row = await self.repository.refresh_token_for_update(hash_secret(token))
         if row is None:
-            AUTH_FAILURES.labels(reason="invalid_refresh_token").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.INVALID_REFRESH_TOKEN).inc()
             return None
         grant = await self.repository.grant(row.grant_id)
         if grant is None or grant.app_id != client.app.id:
-            AUTH_FAILURES.labels(reason="invalid_refresh_token").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.INVALID_REFRESH_TOKEN).inc()
             return None
         now = datetime.now(UTC)
         if row.revoked_at is not None or grant.revoked_at is not None or row.expires_at <= now:
-            AUTH_FAILURES.labels(reason="revoked_or_expired_refresh_token").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.REVOKED_OR_EXPIRED_REFRESH_TOKEN).inc()
             return None
         if row.rotated_at is not None and now - row.rotated_at > self.settings.refresh_reuse_grace:
-            AUTH_FAILURES.labels(reason="refresh_token_reuse").inc()
+            AUTH_FAILURES.labels(reason=AuthFailure.REFRESH_TOKEN_REUSE).inc()
             await self.revoke_grant(
                 grant.id,
                 "refresh_token_reuse",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cga_auth.keys import SigningKeys
-from cga_auth.metrics import TOKENS_ISSUED
+from cga_auth.metrics import TOKENS_ISSUED, TokenGrant
 from cga_auth.oauth.repository import OAuthRepository
 from cga_auth.settings import AuthSettings
 from cga_core.models import Grant, RefreshToken
@@ -58,7 +58,7 @@ class TokenIssuer:
         subject: Subject,
         scope: str,
         *,
-        grant_type: str,
+        grant_type: TokenGrant,
         with_refresh_token: bool,
     ) -> dict[str, Any]:
         now = datetime.now(UTC)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from cga_auth.audit import AuditTrail
-from cga_auth.metrics import AUTH_FAILURES
+from cga_auth.metrics import AUTH_FAILURES, AuthFailure
 from cga_auth.oauth.service import OAuthService
 from cga_auth.passwords import verify_password
 from cga_auth.state import Audit, Auth, AuthResources, OAuth
@@ -88,7 +88,7 @@ async def login(
         )
     client_ip = request.client.host if request.client else "unknown"
     if not await auth.throttle.allows(email, client_ip):
-        AUTH_FAILURES.labels(reason="login_throttled").inc()
+        AUTH_FAILURES.labels(reason=AuthFailure.LOGIN_THROTTLED).inc()
         audit.record("login", "throttled")
         minutes = max(int(auth.throttle.window.total_seconds() // 60), 1)
         return render(
@@ -106,7 +106,7 @@ async def login(
     valid = await verify_password(user.password_hash if user else None, password)
     if user is None or not valid or user.status != Status.ACTIVE:
         await auth.throttle.record_failure(email, client_ip)
-        AUTH_FAILURES.labels(reason="bad_credentials").inc()
+        AUTH_FAILURES.labels(reason=AuthFailure.BAD_CREDENTIALS).inc()
         audit.record("login", "failure", user_id=user.id if user else None)
         return render(
             request,
