@@ -5,25 +5,17 @@
 //   make k6 SCENARIO=load                       200 VUs over 50 users, 5 min plateau
 //   make k6 SCENARIO=load LOAD_VUS=50 LOAD_DURATION=1m
 
-import { RUN_OPTIONS, shape } from "./lib/config.js";
+import { shape } from "./lib/config.js";
 import { plateau } from "./lib/stages.js";
-import { thresholdsFor } from "./lib/thresholds.js";
-import { TRAFFIC_ENDPOINTS, conversationTurn, usersWithMemories } from "./lib/traffic.js";
-import { userOf } from "./lib/users.js";
+import { conversationIteration, conversationOptions, usersWithMemories } from "./lib/traffic.js";
 
 const SCENARIO = "load";
 const size = shape({ vus: 200, users: 50, duration: "5m", ramp: "1m" });
 
-export const options = {
-  scenarios: { [SCENARIO]: plateau(size.vus, size.ramp, size.duration) },
-  thresholds: thresholdsFor(SCENARIO, TRAFFIC_ENDPOINTS),
-  ...RUN_OPTIONS,
-};
+export const options = conversationOptions(SCENARIO, plateau(size.vus, size.ramp, size.duration));
 
 export function setup() {
   return usersWithMemories(size.users);
 }
 
-export default function (data) {
-  conversationTurn(userOf(data));
-}
+export default conversationIteration;

@@ -3,6 +3,8 @@ and its circuit breaker, the queue of memory writes, tokens and sign-in failures
 
 from __future__ import annotations
 
+from functools import partial
+
 from cga_memory_proxy.breaker import BreakerState
 from monitoring.grafana.model import (
     GREEN,
@@ -17,10 +19,11 @@ from monitoring.grafana.model import (
 from monitoring.grafana.promql import (
     ACTIONS_ROUTES,
     ANY_JOB,
+    highest,
     job,
     quantile,
     rate,
-    selector,
+    series,
     share,
     summed,
 )
@@ -36,7 +39,10 @@ GATEWAY, AUTH, MEMORY_PROXY, WORKER = (
 HTTP_REQUESTS = "cga_http_requests_total"
 HTTP_DURATION = "cga_http_request_duration_seconds"
 MEMORY_BANK_DURATION = "cga_memory_bank_request_duration_seconds"
-BREAKER_STATE = "cga_circuit_breaker_state"
+BREAKER_STATE = series("cga_circuit_breaker_state", [MEMORY_PROXY])
+# Every worker reports the same outbox figures: any one of them will do.
+QUEUE_DEPTH = highest(series("cga_queue_depth", [WORKER]))
+DEAD_LETTERS = highest(series("cga_dead_letters", [WORKER]))
 BREAKER_COLORS = {
     BreakerState.CLOSED: "green",
     BreakerState.HALF_OPEN: "yellow",
@@ -50,8 +56,26 @@ BREAKER_STATES = value_mappings(
 )
 
 
+# The small stats of the first row, six to a line.
+_glance = partial(Panel, kind="stat", width=4, height=4)
+
+
 def _percent(q: float) -> str:
     return f"p{q * 100:g}"
+
+
+def _legend(label: str) -> str:
+    return "{{" + label + "}}"
+
+
+def _per_second_by(metric: str, job: str, label: str) -> Query:
+    """A counter's rate on one service's pods, one series per value of ``label``."""
+    return Query(summed(rate(metric, [job]), [label]), _legend(label))
+
+
+def _quantile_by(q: float, histogram: str, job: str, label: str) -> Query:
+    """A histogram's ``q`` quantile on one service's pods, one series per value of ``label``."""
+    return Query(quantile(q, histogram, [job], [label]), _legend(label))
 
 
 def _error_ratio(matchers: list[str], by: list[str]) -> str:
@@ -66,61 +90,43 @@ def _at_a_glance() -> Row:
     return Row(
         "At a glance",
         [
-            Panel(
+            _glance(
                 "Actions requests",
                 "Calls to the Actions API (/api/v1/*) per second, all routes.",
                 [Query(summed(rate(HTTP_REQUESTS, actions)))],
-                kind="stat",
                 unit="reqps",
-                width=4,
-                height=4,
             ),
-            Panel(
+            _glance(
                 "Actions 5xx ratio",
                 "Share of Actions API calls answered with a 5xx (the alert fires above 1 %).",
                 [Query(_error_ratio(actions, []))],
-                kind="stat",
                 unit="percentunit",
-                width=4,
-                height=4,
                 decimals=2,
                 thresholds=[GREEN, Threshold("orange", 0.001), Threshold("red", 0.01)],
             ),
-            Panel(
+            _glance(
                 "Actions p95 latency",
                 "95th percentile of the Actions API's response time (the alert fires above 2 s).",
                 [Query(quantile(0.95, HTTP_DURATION, actions))],
-                kind="stat",
                 unit="s",
-                width=4,
-                height=4,
                 thresholds=[GREEN, Threshold("orange", 1), Threshold("red", 2)],
             ),
-            Panel(
+            _glance(
                 "Circuit breaker",
                 "The worst breaker state over memory-proxy pods and backends.",
-                [Query(f"max({BREAKER_STATE}{selector(MEMORY_PROXY)})")],
-                kind="stat",
-                width=4,
-                height=4,
+                [Query(highest(BREAKER_STATE))],
                 mappings=BREAKER_STATES,
             ),
-            Panel(
+            _glance(
                 "Writes waiting",
                 "Accepted memory writes not written yet (the outbox; every worker reports it).",
-                [Query(f"max(cga_queue_depth{selector(WORKER)})")],
-                kind="stat",
-                width=4,
-                height=4,
+                [Query(QUEUE_DEPTH)],
                 thresholds=[GREEN, Threshold("orange", 100), Threshold("red", 1000)],
             ),
-            Panel(
+            _glance(
                 "Dead letters",
                 "Memory writes that failed for good: replay them with cga-admin jobs replay.",
-                [Query(f"max(cga_dead_letters{selector(WORKER)})")],
-                kind="stat",
-                width=4,
-                height=4,
+                [Query(DEAD_LETTERS)],
                 thresholds=[GREEN, Threshold("red", 1)],
             ),
         ],
@@ -134,13 +140,13 @@ def _traffic() -> Row:
             Panel(
                 "Requests by service",
                 "HTTP requests per second each service answered (health and metrics excluded).",
-                [Query(summed(rate(HTTP_REQUESTS, [ANY_JOB]), ["job"]), "{{job}}")],
+                [_per_second_by(HTTP_REQUESTS, ANY_JOB, "job")],
                 unit="reqps",
             ),
             Panel(
                 "5xx ratio by service",
                 "Share of each service's requests answered with a 5xx.",
-                [Query(_error_ratio([ANY_JOB], ["job"]), "{{job}}")],
+                [Query(_error_ratio([ANY_JOB], ["job"]), _legend("job"))],
                 unit="percentunit",
                 minimum=0,
                 threshold_lines=True,
@@ -176,7 +182,7 @@ def _traffic() -> Row:
             Panel(
                 "Targets up",
                 "Pods Prometheus scrapes successfully, by service.",
-                [Query(f"sum by (job) (up{selector(ANY_JOB)})", "{{job}}")],
+                [Query(summed(series("up", [ANY_JOB]), ["job"]), _legend("job"))],
                 width=24,
                 height=6,
                 minimum=0,
@@ -192,7 +198,7 @@ def _latency() -> Row:
             Panel(
                 f"{_percent(q)} by route",
                 f"{_percent(q)} of the gateway's response time per route template.",
-                [Query(quantile(q, HTTP_DURATION, [GATEWAY], ["handler"]), "{{handler}}")],
+                [_quantile_by(q, HTTP_DURATION, GATEWAY, "handler")],
                 unit="s",
                 width=8,
             )
@@ -209,12 +215,7 @@ def _memory_bank() -> Row:
                 "Circuit breaker state",
                 "Per backend and memory-proxy pod: closed, half-open (one trial call) or open "
                 "(calls fail fast with 503).",
-                [
-                    Query(
-                        f"max by (backend, pod) ({BREAKER_STATE}{selector(MEMORY_PROXY)})",
-                        "{{backend}} {{pod}}",
-                    )
-                ],
+                [Query(highest(BREAKER_STATE, ["backend", "pod"]), "{{backend}} {{pod}}")],
                 kind="state-timeline",
                 mappings=BREAKER_STATES,
                 width=24,
@@ -247,12 +248,7 @@ def _memory_bank() -> Row:
             Panel(
                 "Memory Bank p95 latency by operation",
                 "95th percentile of one call to the Memory Bank, per operation.",
-                [
-                    Query(
-                        quantile(0.95, MEMORY_BANK_DURATION, [MEMORY_PROXY], ["operation"]),
-                        "{{operation}}",
-                    )
-                ],
+                [_quantile_by(0.95, MEMORY_BANK_DURATION, MEMORY_PROXY, "operation")],
                 unit="s",
                 width=24,
             ),
@@ -267,14 +263,14 @@ def _writes() -> Row:
             Panel(
                 "Queue depth",
                 "Accepted memory writes not finished yet, from the outbox.",
-                [Query(f"max(cga_queue_depth{selector(WORKER)})", "waiting")],
+                [Query(QUEUE_DEPTH, "waiting")],
                 width=8,
                 minimum=0,
             ),
             Panel(
                 "Oldest unfinished write",
                 "Age of the oldest accepted write that is not finished.",
-                [Query(f"max(cga_queue_oldest_job_age_seconds{selector(WORKER)})", "oldest")],
+                [Query(highest(series("cga_queue_oldest_job_age_seconds", [WORKER])), "oldest")],
                 unit="s",
                 width=8,
                 minimum=0,
@@ -282,7 +278,7 @@ def _writes() -> Row:
             Panel(
                 "Dead letters",
                 "Writes that failed for good and wait for a replay.",
-                [Query(f"max(cga_dead_letters{selector(WORKER)})", "dead letters")],
+                [Query(DEAD_LETTERS, "dead letters")],
                 width=8,
                 minimum=0,
                 threshold_lines=True,
@@ -293,7 +289,7 @@ def _writes() -> Row:
                 "Memory-write runs per second, by outcome; and writes the sweeper enqueued again "
                 "(lost by Redis or by a dead worker).",
                 [
-                    Query(summed(rate("cga_jobs_total", [WORKER]), ["outcome"]), "{{outcome}}"),
+                    _per_second_by("cga_jobs_total", WORKER, "outcome"),
                     Query(summed(rate("cga_jobs_requeued_total", [WORKER])), "requeued"),
                 ],
                 unit="ops",
@@ -301,12 +297,7 @@ def _writes() -> Row:
             Panel(
                 "Job run p95 duration by outcome",
                 "95th percentile of one memory-write run, by outcome.",
-                [
-                    Query(
-                        quantile(0.95, "cga_job_duration_seconds", [WORKER], ["outcome"]),
-                        "{{outcome}}",
-                    )
-                ],
+                [_quantile_by(0.95, "cga_job_duration_seconds", WORKER, "outcome")],
                 unit="s",
             ),
         ],
@@ -320,13 +311,13 @@ def _sign_in() -> Row:
             Panel(
                 "Tokens issued by grant",
                 "Access tokens issued per second, by grant type.",
-                [Query(summed(rate("cga_tokens_issued_total", [AUTH]), ["grant"]), "{{grant}}")],
+                [_per_second_by("cga_tokens_issued_total", AUTH, "grant")],
                 unit="ops",
             ),
             Panel(
                 "Auth failures by reason",
                 "Failed sign-ins, client authentications and token requests per second, by reason.",
-                [Query(summed(rate("cga_auth_failures_total", [AUTH]), ["reason"]), "{{reason}}")],
+                [_per_second_by("cga_auth_failures_total", AUTH, "reason")],
                 unit="ops",
             ),
         ],

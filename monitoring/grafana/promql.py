@@ -24,16 +24,28 @@ def selector(*matchers: str) -> str:
     return "{" + ", ".join([*matchers, NAMESPACE]) + "}"
 
 
+def series(metric: str, matchers: Sequence[str]) -> str:
+    return f"{metric}{selector(*matchers)}"
+
+
 def rate(metric: str, matchers: Sequence[str], window: str = RATE_WINDOW) -> str:
-    return f"rate({metric}{selector(*matchers)}[{window}])"
+    return f"rate({series(metric, matchers)}[{window}])"
 
 
 def increase(metric: str, matchers: Sequence[str], window: str) -> str:
-    return f"increase({metric}{selector(*matchers)}[{window}])"
+    return f"increase({series(metric, matchers)}[{window}])"
+
+
+def _aggregated(operator: str, inner: str, by: Sequence[str]) -> str:
+    return f"{operator} by ({', '.join(by)}) ({inner})" if by else f"{operator}({inner})"
 
 
 def summed(inner: str, by: Sequence[str] = ()) -> str:
-    return f"sum by ({', '.join(by)}) ({inner})" if by else f"sum({inner})"
+    return _aggregated("sum", inner, by)
+
+
+def highest(inner: str, by: Sequence[str] = ()) -> str:
+    return _aggregated("max", inner, by)
 
 
 def share(part: str, whole: str) -> str:

@@ -82,33 +82,38 @@ def _percent(value: float) -> str:
     return f"{value * 100:g} %"
 
 
+def _sli(objective: Objective, window: str, period: str, description: str) -> Panel:
+    """The share of good requests over ``window``, which the title calls ``period``; green
+    from the objective's target up."""
+    return Panel(
+        f"{objective.name} SLI ({period})",
+        description,
+        [Query(f"1 - (\n{objective.bad_over(window)}\n)")],
+        kind="stat",
+        unit="percentunit",
+        decimals=3,
+        width=6,
+        height=5,
+        thresholds=[Threshold("red"), Threshold("green", objective.target)],
+    )
+
+
 def _objective_row(objective: Objective) -> Row:
     budget_left = f"1 - (\n{objective.bad_over(SLO_PERIOD)}\n) / {objective.budget}"
-    target_steps = [Threshold("red"), Threshold("green", objective.target)]
     return Row(
         f"{objective.name}: {_percent(objective.target)} {objective.meaning} ({SLO_PERIOD})",
         [
-            Panel(
-                f"{objective.name} SLI ({SLO_PERIOD})",
+            _sli(
+                objective,
+                SLO_PERIOD,
+                SLO_PERIOD,
                 f"Share of Actions requests that were good over {SLO_PERIOD}.",
-                [Query(f"1 - (\n{objective.bad_over(SLO_PERIOD)}\n)")],
-                kind="stat",
-                unit="percentunit",
-                decimals=3,
-                width=6,
-                height=5,
-                thresholds=target_steps,
             ),
-            Panel(
-                f"{objective.name} SLI (dashboard range)",
+            _sli(
+                objective,
+                "$__range",
+                "dashboard range",
                 "Share of Actions requests that were good over the time range picked above.",
-                [Query(f"1 - (\n{objective.bad_over('$__range')}\n)")],
-                kind="stat",
-                unit="percentunit",
-                decimals=3,
-                width=6,
-                height=5,
-                thresholds=target_steps,
             ),
             Panel(
                 f"{objective.name} error budget left",

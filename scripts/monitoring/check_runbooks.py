@@ -17,7 +17,6 @@ A problem is reported, and the exit status is 1, when
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 import shlex
@@ -29,14 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from cga_admin.cli import app as admin_app
+from scripts.monitoring.cli import run_check
+from scripts.monitoring.rule_files import RuleFile, rule_paths
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = Path("docs/runbooks")
 INDEX = "README.md"
-RULES = Path("monitoring/prometheus-rules")
 ALERT_PREFIX = "CustomGptAdapter"
 ALERT_SECTIONS = ("Meaning", "Impact", "Diagnosis", "Mitigation")
 OPERATION_SECTIONS = ("When to use", "Before you start", "Steps", "Verify", "Roll back")
@@ -124,14 +122,11 @@ class AlertRule:
 
 
 def alert_rules(root: Path) -> Iterator[AlertRule]:
-    for path in sorted((root / RULES).glob("*.rules.yaml")):
-        document = yaml.safe_load(path.read_text()) or {}
-        for group in document.get("groups") or []:
-            for rule in group.get("rules") or []:
-                if "alert" in rule:
-                    annotations = rule.get("annotations") or {}
-                    source = str(path.relative_to(root))
-                    yield AlertRule(rule["alert"], source, annotations.get("runbook_url"))
+    for path in rule_paths(root):
+        source = str(path.relative_to(root))
+        for rule in RuleFile.load(path).alerts():
+            annotations = rule.get("annotations") or {}
+            yield AlertRule(rule["alert"], source, annotations.get("runbook_url"))
 
 
 def check_alerts(rules: Iterable[AlertRule], root: Path) -> Iterator[str]:
@@ -354,17 +349,12 @@ def check(root: Path) -> list[str]:
     return list(dict.fromkeys(problems))  # an alert defined by several rules is reported once
 
 
+def _checked(root: Path) -> str:
+    return f"{len(list((root / RUNBOOKS).glob('*.md')))} file(s) in {RUNBOOKS}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=ROOT, help="repository to check")
-    root = parser.parse_args(argv).root.resolve()
-    problems = check(root)
-    for problem in problems:
-        print(f"  FAIL {problem}")  # noqa: T201
-    count = len(list((root / RUNBOOKS).glob("*.md")))
-    verdict = f"{len(problems)} problem(s)" if problems else "no problems"
-    print(f"runbook-check: {count} file(s) in {RUNBOOKS}: {verdict}")  # noqa: T201
-    return 1 if problems else 0
+    return run_check(argv, doc=__doc__, name="runbook-check", check=check, scope=_checked)
 
 
 if __name__ == "__main__":

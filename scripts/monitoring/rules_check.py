@@ -17,7 +17,6 @@ Every problem is printed; the exit status is 1 if there was any.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -31,10 +30,10 @@ from typing import Any
 import yaml
 
 from scripts.monitoring import chart_files
+from scripts.monitoring.cli import run_check
 from scripts.monitoring.rule_files import (
     CHART,
     JOBS,
-    ROOT,
     RuleFile,
     load_rule_files,
     rule_paths,
@@ -224,15 +223,7 @@ def check(root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=ROOT, help="repository to check")
-    root = parser.parse_args(argv).root.resolve()
-    problems = check(root)
-    for problem in problems:
-        print(f"  FAIL {problem}")  # noqa: T201
-    verdict = f"{len(problems)} problem(s)" if problems else "no problems"
-    print(f"rules-check: {verdict}")  # noqa: T201
-    return 1 if problems else 0
+    return run_check(argv, doc=__doc__, name="rules-check", check=check)
 
 
 if __name__ == "__main__":

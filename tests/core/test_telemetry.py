@@ -3,9 +3,11 @@ lines and the traceparent passed on to memory-proxy. Spans go to an in-memory ex
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -139,30 +141,51 @@ def _probe_app(provider: TracerProvider, settings: CommonSettings, engine: Async
     return app
 
 
-@asynccontextmanager
-async def _client(
-    provider: TracerProvider, settings: CommonSettings, engine: AsyncEngine
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=_probe_app(provider, settings, engine))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+ProbeClient = Callable[[CommonSettings], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
-def _access_log(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
-    return next(line for line in lines if line["event"] == "http.request.completed")
+@pytest.fixture
+def probe_client(provider: TracerProvider, engine: AsyncEngine) -> ProbeClient:
+    """A client of the probe app, traced with ``provider`` under the given settings."""
+
+    @asynccontextmanager
+    async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
+        transport = httpx.ASGITransport(app=_probe_app(provider, settings, engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+    return client
 
 
-def _log_json() -> None:
-    """JSON log lines on stdout, as the services write them; called in the test itself, once
-    ``capsys`` has replaced stdout."""
-    configure_logging(service="gateway", level="INFO", log_format=LogFormat.JSON)
+class JsonLogs:
+    """The log lines of this process, rendered as JSON as the services render them, kept in
+    memory instead of going to stdout."""
+
+    def __init__(self) -> None:
+        configure_logging(service="gateway", level="INFO", log_format=LogFormat.JSON)
+        (handler,) = logging.getLogger().handlers
+        assert isinstance(handler, logging.StreamHandler)
+        self._stream = io.StringIO()
+        handler.setStream(self._stream)
+
+    def lines(self, event: str) -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in self._stream.getvalue().splitlines() if line]
+        return [line for line in lines if line["event"] == event]
+
+    def access_line(self) -> dict[str, Any]:
+        (line,) = self.lines("http.request.completed")
+        return line
+
+
+@pytest.fixture
+def json_logs() -> JsonLogs:
+    return JsonLogs()
 
 
 async def test_a_recorded_request_is_a_server_span_named_by_its_route_over_its_queries(
-    engine: AsyncEngine, provider: TracerProvider, exporter: InMemorySpanExporter
+    probe_client: ProbeClient, exporter: InMemorySpanExporter
 ) -> None:
-    async with _client(provider, _settings(exporting=True, ratio=1.0), engine) as client:
+    async with probe_client(_settings(exporting=True, ratio=1.0)) as client:
         assert (await client.get("/notes/7")).status_code == 200
 
     query, request = exporter.get_finished_spans()
@@ -177,9 +200,9 @@ async def test_a_recorded_request_is_a_server_span_named_by_its_route_over_its_q
 
 
 async def test_probes_and_metrics_are_not_traced(
-    engine: AsyncEngine, provider: TracerProvider, exporter: InMemorySpanExporter
+    probe_client: ProbeClient, exporter: InMemorySpanExporter
 ) -> None:
-    async with _client(provider, _settings(exporting=True, ratio=1.0), engine) as client:
+    async with probe_client(_settings(exporting=True, ratio=1.0)) as client:
         for path in ("/livez", "/readyz", "/metrics"):
             assert (await client.get(path)).status_code == 200
 
@@ -187,54 +210,44 @@ async def test_probes_and_metrics_are_not_traced(
 
 
 async def test_a_request_left_out_by_sampling_records_nothing_but_logs_its_trace_id(
-    engine: AsyncEngine,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
-    capsys: pytest.CaptureFixture[str],
+    probe_client: ProbeClient, exporter: InMemorySpanExporter, json_logs: JsonLogs
 ) -> None:
-    _log_json()
-    async with _client(provider, _settings(exporting=True, ratio=0.0), engine) as client:
+    async with probe_client(_settings(exporting=True, ratio=0.0)) as client:
         assert (await client.get("/notes/7")).status_code == 200
 
     assert exporter.get_finished_spans() == ()
-    assert len(_access_log(capsys)["trace_id"]) == 32
+    assert len(json_logs.access_line()["trace_id"]) == 32
 
 
 async def test_a_sampled_callers_trace_is_continued_and_recorded(
-    engine: AsyncEngine,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
-    capsys: pytest.CaptureFixture[str],
+    probe_client: ProbeClient, exporter: InMemorySpanExporter, json_logs: JsonLogs
 ) -> None:
-    _log_json()
-    async with _client(provider, _settings(exporting=True, ratio=0.0), engine) as client:
+    async with probe_client(_settings(exporting=True, ratio=0.0)) as client:
         await client.get("/notes/7", headers={"traceparent": CALLER_TRACEPARENT})
 
     request = next(span for span in exporter.get_finished_spans() if span.kind is SpanKind.SERVER)
     assert format(request.context.trace_id, "032x") == CALLER_TRACE
     assert request.parent is not None
     assert format(request.parent.span_id, "016x") == CALLER_SPAN
-    access_log = _access_log(capsys)
+    access_log = json_logs.access_line()
     assert access_log["trace_id"] == CALLER_TRACE
     assert access_log["span_id"] == format(request.context.span_id, "016x")
 
 
 @pytest.mark.parametrize("exporting", [True, False])
 async def test_an_unrecorded_callers_trace_id_is_continued_in_the_logs(
-    engine: AsyncEngine,
-    provider: TracerProvider,
+    probe_client: ProbeClient,
     exporter: InMemorySpanExporter,
-    capsys: pytest.CaptureFixture[str],
+    json_logs: JsonLogs,
     exporting: bool,
 ) -> None:
     # Without an exporter even a sampled caller's trace is not recorded here.
     traceparent = CALLER_TRACEPARENT if not exporting else CALLER_TRACEPARENT[:-2] + "00"
-    _log_json()
-    async with _client(provider, _settings(exporting=exporting, ratio=1.0), engine) as client:
+    async with probe_client(_settings(exporting=exporting, ratio=1.0)) as client:
         await client.get("/notes/7", headers={"traceparent": traceparent})
 
     assert exporter.get_finished_spans() == ()
-    access_log = _access_log(capsys)
+    access_log = json_logs.access_line()
     assert access_log["trace_id"] == CALLER_TRACE
     assert access_log["span_id"] != CALLER_SPAN
 
@@ -257,15 +270,13 @@ def tracing_installed() -> None:
 
 @pytest.mark.usefixtures("tracing_installed")
 async def test_a_job_continues_the_trace_of_the_request_that_accepted_it(
-    capsys: pytest.CaptureFixture[str],
+    json_logs: JsonLogs,
 ) -> None:
-    _log_json()
     with job_span("write_memory", continued_trace(CALLER_TRACEPARENT)) as span:
         structlog.get_logger("cga.worker").info("worker.write.succeeded")
 
     assert format(span.get_span_context().trace_id, "032x") == CALLER_TRACE
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
-    (logged,) = [line for line in lines if line["event"] == "worker.write.succeeded"]
+    (logged,) = json_logs.lines("worker.write.succeeded")
     assert logged["trace_id"] == CALLER_TRACE
 
 

@@ -13,7 +13,7 @@ from tests.support.actions import GptUser
 from tests.support.env import TestStack
 from tests.support.logs import logged, request_trace_id
 from tests.support.processes import ServiceProcess
-from tests.support.stacks import running_system, signed_in_user
+from tests.support.stacks import running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -26,17 +26,6 @@ def services(
     assert "CGA_OTEL_EXPORTER_OTLP_ENDPOINT" not in environment
     with running_system(environment, tmp_path_factory.mktemp("trace-ids-logs")) as services:
         yield services
-
-
-@pytest.fixture(scope="module")
-def user(services: dict[str, ServiceProcess]) -> GptUser:
-    return signed_in_user(services)
-
-
-@pytest.fixture(scope="module")
-def api(services: dict[str, ServiceProcess]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=services["gateway"].base_url, timeout=10) as client:
-        yield client
 
 
 def test_a_searchs_log_lines_share_one_trace_id_across_services(

@@ -16,7 +16,7 @@ from tests.support.env import TestStack
 from tests.support.logs import logged, request_trace_id
 from tests.support.otlp import ReceivedSpan, SpanReceiver
 from tests.support.processes import ServiceProcess, wait_for
-from tests.support.stacks import running_system, signed_in_user
+from tests.support.stacks import running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -45,17 +45,6 @@ def services(
     }
     with running_system(environment, tmp_path_factory.mktemp("tracing-logs")) as services:
         yield services
-
-
-@pytest.fixture(scope="module")
-def user(services: dict[str, ServiceProcess]) -> GptUser:
-    return signed_in_user(services)
-
-
-@pytest.fixture(scope="module")
-def api(services: dict[str, ServiceProcess]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=services["gateway"].base_url, timeout=10) as client:
-        yield client
 
 
 class Trace:

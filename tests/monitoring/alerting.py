@@ -140,39 +140,41 @@ def write_yaml(path: Path, document: Mapping[str, Any]) -> Path:
 
 
 def start_alertmanager(config: Path, work_dir: Path) -> ServiceProcess:
-    port = free_port()
     return _start(
         "alertmanager",
-        port,
+        "prometheus-alertmanager",
+        config,
+        work_dir,
         [
-            find_binary("prometheus-alertmanager"),
-            f"--config.file={config}",
             f"--storage.path={work_dir / 'alertmanager-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--web.external-url=http://127.0.0.1:{port}",
             "--cluster.listen-address=",  # one instance: no gossip port
         ],
-        work_dir,
     )
 
 
 def start_prometheus(config: Path, work_dir: Path) -> ServiceProcess:
-    port = free_port()
     return _start(
         "prometheus",
-        port,
-        [
-            find_binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={work_dir / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--web.external-url=http://127.0.0.1:{port}",
-        ],
+        "prometheus",
+        config,
         work_dir,
+        [f"--storage.tsdb.path={work_dir / 'prometheus-data'}"],
     )
 
 
-def _start(name: str, port: int, command: list[str], work_dir: Path) -> ServiceProcess:
+def _start(
+    name: str, program: str, config: Path, work_dir: Path, options: list[str]
+) -> ServiceProcess:
+    """``program`` (Prometheus or Alertmanager: they share the config and web flags) with
+    ``config`` and ``options``, on a free loopback port, once ready."""
+    port = free_port()
+    command = [
+        find_binary(program),
+        f"--config.file={config}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
+        *options,
+    ]
     log_path = work_dir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

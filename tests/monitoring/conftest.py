@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,8 +24,8 @@ from tests.support.auth import (
 )
 from tests.support.env import TestStack
 from tests.support.metrics import Exposition
-from tests.support.processes import ServiceProcess, start_actions_stack, wait_for
-from tests.support.writes import start_worker, worker_environment
+from tests.support.processes import ServiceProcess, wait_for
+from tests.support.stacks import running_system
 
 ALL_SCOPES = ["memories:read", "memories:write", "memories:delete"]
 WRITE_DRAINED_WITHIN = 30.0
@@ -124,21 +123,14 @@ def _wait_until_written(api: httpx.Client, user: GptUser, job_id: str) -> str:
     raise AssertionError(f"the worker did not write job {job_id} in time")
 
 
-@pytest.fixture(scope="session")
+# Package scope: its worker must be gone before other packages' tests, which count on being
+# the only consumer of the shared queue.
+@pytest.fixture(scope="package")
 def monitored_stack(
     stack: TestStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MonitoredStack]:
-    environment = stack.environment()
-    log_dir: Path = tmp_path_factory.mktemp("monitoring-logs")
-    services = start_actions_stack(environment, log_dir)
-    try:
-        services["worker"] = start_worker(
-            worker_environment(
-                environment, services["memory-proxy"].base_url, metrics_interval="200ms"
-            ),
-            log_dir,
-            name="worker",
-        )
+    log_dir = tmp_path_factory.mktemp("monitoring-logs")
+    with running_system(stack.environment(), log_dir, metrics_interval="200ms") as services:
         at_start = scrape_all(services)
         traffic = _drive_traffic(services)
         # The job's status is committed a moment before the worker counts the run.
@@ -150,6 +142,3 @@ def monitored_stack(
             ),
         )
         yield MonitoredStack(services, at_start, scrape_all(services), traffic)
-    finally:
-        for service in services.values():
-            service.stop()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from cga_auth.metrics import AUTH_FAILURE_REASONS
-from scripts.monitoring.check_runbooks import RULES, RUNBOOKS, check, main
+from scripts.monitoring.check_runbooks import RUNBOOKS, check, main
+from scripts.monitoring.rule_files import RULES
 
 REPO = Path(__file__).resolve().parents[2]
 DRILL = "drill.md"

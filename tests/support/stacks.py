@@ -14,14 +14,15 @@ from tests.support.writes import start_worker, worker_environment
 
 @contextmanager
 def running_system(
-    environment: dict[str, str], log_dir: Path
+    environment: dict[str, str], log_dir: Path, **worker_settings: str
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """auth, memory-proxy, the gateway and a worker, all live; stopped on exit."""
+    """auth, memory-proxy, the gateway and a worker (with ``CGA_WORKER_<NAME>`` settings), all
+    live; stopped on exit."""
     services = start_actions_stack(environment, log_dir)
     try:
         proxy_url = services["memory-proxy"].base_url
         services["worker"] = start_worker(
-            worker_environment(environment, proxy_url), log_dir, "worker"
+            worker_environment(environment, proxy_url, **worker_settings), log_dir, "worker"
         )
         yield services
     finally:

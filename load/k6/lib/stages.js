@@ -1,6 +1,12 @@
 // The shapes of traffic, as k6 scenario executors. What a virtual user does is the same in
 // the load, spike and soak tests; only the shape differs.
 
+// From no virtual users through `stages`; a virtual user a ramp-down stops gets 10 s to finish
+// its iteration.
+function rampingVus(stages) {
+  return { executor: "ramping-vus", startVUs: 0, stages, gracefulRampDown: "10s" };
+}
+
 // A few users for a short while: does every endpoint work at all?
 export function steady(vus, duration) {
   return { executor: "constant-vus", vus, duration };
@@ -8,16 +14,11 @@ export function steady(vus, duration) {
 
 // Ramp up to the expected traffic, hold it (the part worth measuring), ramp down.
 export function plateau(vus, ramp, hold) {
-  return {
-    executor: "ramping-vus",
-    startVUs: 0,
-    stages: [
-      { duration: ramp, target: vus },
-      { duration: hold, target: vus },
-      { duration: ramp, target: 0 },
-    ],
-    gracefulRampDown: "10s",
-  };
+  return rampingVus([
+    { duration: ramp, target: vus },
+    { duration: hold, target: vus },
+    { duration: ramp, target: 0 },
+  ]);
 }
 
 // A baseline, a sudden jump to the peak, then back to the baseline: the recovery after the
@@ -25,20 +26,15 @@ export function plateau(vus, ramp, hold) {
 // after the peak.
 export function spike(baseline, peak, hold, settle) {
   const jump = "10s";
-  return {
-    executor: "ramping-vus",
-    startVUs: 0,
-    stages: [
-      { duration: jump, target: baseline },
-      { duration: settle, target: baseline },
-      { duration: jump, target: peak },
-      { duration: hold, target: peak },
-      { duration: jump, target: baseline },
-      { duration: settle, target: baseline },
-      { duration: jump, target: 0 },
-    ],
-    gracefulRampDown: "10s",
-  };
+  return rampingVus([
+    { duration: jump, target: baseline },
+    { duration: settle, target: baseline },
+    { duration: jump, target: peak },
+    { duration: hold, target: peak },
+    { duration: jump, target: baseline },
+    { duration: settle, target: baseline },
+    { duration: jump, target: 0 },
+  ]);
 }
 
 // Exactly `iterations` calls shared by a few users, as fast as they go.

@@ -5,10 +5,11 @@
 import { sleep } from "k6";
 
 import { get, list, search, write } from "./api.js";
-import { THINK_TIME, number } from "./config.js";
-import { signedInUsers } from "./users.js";
+import { RUN_OPTIONS, THINK_TIME, number } from "./config.js";
+import { thresholdsFor } from "./thresholds.js";
+import { signedInUsers, userOf } from "./users.js";
 
-export const TRAFFIC_ENDPOINTS = ["search", "write", "list", "get"];
+const TRAFFIC_ENDPOINTS = ["search", "write", "list", "get"];
 const SEARCH_SHARE = 0.7;
 const WRITE_SHARE = 0.2; // the remaining 10 %: list, then read one of the listed memories
 
@@ -54,7 +55,7 @@ export function usersWithMemories(count) {
   return data;
 }
 
-export function conversationTurn(user) {
+function conversationTurn(user) {
   const roll = Math.random();
   if (roll < SEARCH_SHARE) {
     search(user, pick(QUESTIONS));
@@ -68,4 +69,20 @@ export function conversationTurn(user) {
   }
   // Jittered, so that virtual users do not march in lockstep.
   sleep(THINK_TIME * (0.5 + Math.random()));
+}
+
+// The options of a conversation scenario: its shape of traffic (a k6 executor), thresholds on
+// the endpoints a conversation calls (`limits` overrides their defaults) and what every run
+// shares.
+export function conversationOptions(scenario, executor, limits) {
+  return {
+    scenarios: { [scenario]: executor },
+    thresholds: thresholdsFor(scenario, TRAFFIC_ENDPOINTS, limits),
+    ...RUN_OPTIONS,
+  };
+}
+
+// A virtual user's iteration in a conversation scenario: one turn, as its signed-in user.
+export function conversationIteration(data) {
+  conversationTurn(userOf(data));
 }
