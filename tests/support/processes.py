@@ -41,7 +41,8 @@ class ServiceProcess:
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.base_url + path, timeout=5)
 
-    def wait_until_live(self, timeout: float = 30, path: str = "/livez") -> None:
+    def wait_until_live(self, timeout: float = 90, path: str = "/livez") -> None:
+        # Generous: on a loaded 2-CPU machine importing a service alone can take half a minute.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
