@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -38,6 +39,12 @@ def _probe_router() -> APIRouter:
     async def create_note_then_fail(note: Note, session: DbSession) -> None:
         await session.execute(text("INSERT INTO probe_notes (body) VALUES (:t)"), {"t": note.text})
         raise NotFound("That note board does not exist.")
+
+    @router.post("/notes/slowly")
+    async def create_note_slowly(note: Note, session: DbSession) -> dict[str, str]:
+        await session.execute(text("INSERT INTO probe_notes (body) VALUES (:t)"), {"t": note.text})
+        await session.execute(text("SELECT pg_sleep(10)"))
+        return {"stored": note.text}
 
     @router.get("/crash")
     async def crash() -> None:
@@ -187,6 +194,21 @@ async def test_an_unreachable_database_is_a_503_not_a_500(
     assert response.status_code == 503
     assert response.json()["error"] == "service_unavailable"
     assert response.headers["retry-after"] == "5"
+
+
+async def test_a_database_shut_down_mid_request_is_a_503_not_a_500(
+    client: httpx.AsyncClient, stack: TestStack, probe_table: None
+) -> None:
+    request = asyncio.create_task(client.post("/notes/slowly", json={"text": "cut", "stars": 1}))
+    await asyncio.sleep(1)  # the statement is running
+    stack.postgres.stop()
+    try:
+        response = await request
+    finally:
+        stack.postgres.start()
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"
 
 
 async def test_logs_are_one_json_object_per_line_with_request_id(

@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import structlog
+from asyncpg.exceptions import InternalClientError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -136,9 +137,40 @@ UNAVAILABLE_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# SQLSTATE classes of a server going away or not there yet: connection exception (08),
+# operator intervention such as a shutdown or "the database system is starting up" (57),
+# insufficient resources such as too many connections (53).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "57", "53"})
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    """Whether a database error means the database is (re)starting or unreachable, rather than
+    a bug: errors raised on a connection that broke mid-operation come in many classes."""
+    if exc.connection_invalidated:
+        return True
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return True
+        # The client's protocol state broken by a connection lost mid-statement.
+        if isinstance(cause, (InternalClientError, OSError)):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)  # noqa: S101 - registered for this type only
+    if database_unavailable(exc):
+        return await _handle_unavailable_dependency(request, exc)
+    raise exc  # a bug: the request middleware logs it and answers 500
+
+
 def install_error_handlers(app: FastAPI) -> None:
     for error in UNAVAILABLE_DEPENDENCY_ERRORS:
         app.add_exception_handler(error, _handle_unavailable_dependency)
+    app.add_exception_handler(DBAPIError, _handle_database_error)
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
