@@ -4,6 +4,7 @@ says while Redis is gone."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from redis import Redis
 
+from cga_core.denylist import denylist_key
 from tests.support.actions import GptUser, sign_in
 from tests.support.auth import RegisteredApp, admin_client, register_app
 from tests.support.env import TestStack
@@ -109,7 +111,7 @@ def assert_rate_limited(response: httpx.Response, limit: int) -> None:
     assert 1 <= int(response.headers["RateLimit-Reset"]) <= 60
 
 
-def test_the_app_limit_is_one_count_shared_by_every_gateway(
+def test_the_app_limit_is_one_exact_count_shared_by_every_gateway(
     gateways: list[httpx.Client], admin: httpx.Client, auth_url: str
 ) -> None:
     app = register_app(
@@ -119,13 +121,43 @@ def test_the_app_limit_is_one_count_shared_by_every_gateway(
 
     responses = [gateways[n % 2].get(MEMORIES, headers=users[n % 3].headers) for n in range(30)]
 
-    admitted = [r for r in responses if r.status_code == 200]
-    refused = [r for r in responses if r.status_code != 200]
     # Counted per replica, each would admit 10 and the total would be 20.
-    assert abs(len(admitted) - 10) <= 1, [r.status_code for r in responses]
-    for response in refused:
+    assert [r.status_code for r in responses] == [200] * 10 + [429] * 20
+    for response in responses[10:]:
         assert_rate_limited(response, limit=10)
         assert "app" in response.json()["detail"]
+
+
+def test_concurrent_calls_through_both_gateways_admit_exactly_the_limit(
+    services: dict[str, ServiceProcess], admin: httpx.Client, auth_url: str
+) -> None:
+    limit = 25
+    app = register_app(
+        admin, scopes=READ_ONLY, rate_limit_per_minute=limit, user_rate_limit_per_minute=PLENTY
+    )
+    users = users_of(auth_url, admin, app, 4)
+
+    async def burst() -> list[int]:
+        clients = [
+            httpx.AsyncClient(base_url=services[name].base_url, timeout=10)
+            for name in ("gateway", "gateway-2")
+        ]
+        try:
+            responses = await asyncio.gather(
+                *(
+                    clients[n % 2].get(MEMORIES, headers=users[n % 4].headers)
+                    for n in range(4 * limit)
+                )
+            )
+        finally:
+            for client in clients:
+                await client.aclose()
+        return [response.status_code for response in responses]
+
+    statuses = asyncio.run(burst())
+
+    # Allowed ÷ limit over the window is exactly 1: no race between the replicas' checks.
+    assert sorted(statuses) == [200] * limit + [429] * 3 * limit
 
 
 def test_each_user_of_an_app_has_a_limit_of_their_own(
@@ -191,7 +223,7 @@ def test_a_disabled_app_is_refused_even_if_the_denylist_lost_its_grants(
     # The token is valid again as far as revocation goes (as after a Redis loss): only the
     # gateway's own look at the app registry is left to refuse it.
     with Redis.from_url(stack.redis.url()) as redis:
-        assert redis.delete(f"cga:revoked-grant:{grant_id_of(user.access_token)}") == 1
+        assert redis.delete(denylist_key(grant_id_of(user.access_token))) == 1
 
     def refused_by_the_registry() -> bool:
         detail = gateways[0].get(MEMORIES, headers=user.headers).json().get("detail", "")

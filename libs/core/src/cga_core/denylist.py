@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
-_KEY = "cga:revoked-grant:{}"
+
+def denylist_key(grant_id: uuid.UUID | str) -> str:
+    """The key whose presence marks the grant as revoked (read by the gateway's admission
+    script, in the same round trip as its rate limits)."""
+    return f"cga:revoked-grant:{grant_id}"
 
 
 async def deny_grant(redis: Redis, grant_id: uuid.UUID, lifetime: timedelta) -> None:
     """Deny for ``lifetime`` — the longest an access token of the grant can still be valid."""
-    await redis.set(_KEY.format(grant_id), "1", ex=max(int(lifetime.total_seconds()), 1))
-
-
-async def is_grant_denied(redis: Redis, grant_id: str) -> bool:
-    return bool(await redis.exists(_KEY.format(grant_id)))
+    await redis.set(denylist_key(grant_id), "1", ex=max(int(lifetime.total_seconds()), 1))

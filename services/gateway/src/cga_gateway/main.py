@@ -11,15 +11,15 @@ from fastapi import FastAPI
 
 from cga_core.app import CoreResources, create_service_app
 from cga_core.audit_buffer import AuditBuffer
-from cga_core.denylist import is_grant_denied
 from cga_core.memory_proxy_client import MemoryProxyClient
 from cga_core.queue import queue_on
 from cga_core.server import run_http_service
 from cga_gateway import writes
+from cga_gateway.admission import Admission
 from cga_gateway.memories import SCOPES, router_for
 from cga_gateway.openapi import install as install_openapi
 from cga_gateway.pages import install_pages
-from cga_gateway.ratelimit import AppPolicies, RateLimiter
+from cga_gateway.policies import AppPolicies
 from cga_gateway.security import oauth2_scheme
 from cga_gateway.settings import GatewaySettings
 from cga_gateway.tokens import SigningKeyCache, TokenVerifier
@@ -40,7 +40,6 @@ def gateway_state(settings: GatewaySettings) -> Any:
                 SigningKeyCache(fetch_jwks, settings.jwks_refresh_interval.total_seconds()),
                 issuer=settings.issuer,
                 audience=settings.token_audience,
-                is_denied=lambda grant_id: is_grant_denied(core.redis, grant_id),
             )
             proxy = MemoryProxyClient(
                 str(settings.memory_proxy_url),
@@ -55,9 +54,7 @@ def gateway_state(settings: GatewaySettings) -> Any:
                     yield {
                         "verifier": verifier,
                         "memory_proxy": proxy,
-                        "rate_limiter": RateLimiter(
-                            core.redis, settings.redis_url.get_secret_value(), policies
-                        ),
+                        "admission": Admission(core.redis, policies),
                         "audit": audit,
                         "queue": queue_on(core.redis),
                     }

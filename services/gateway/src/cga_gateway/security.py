@@ -1,4 +1,6 @@
 """Who may call which endpoint: a valid access token with the endpoint's scope (RFC 6750).
+Whether the token's grant has been revoked is asked at admission (admission.py), in the same
+Redis round trip as the rate limits.
 
 No ``from __future__ import annotations``: the dependency built in ``requires`` annotates its
 parameters with local objects that FastAPI must resolve at runtime."""
@@ -33,12 +35,19 @@ class AuthUnavailable(ServiceUnavailable):
     default_detail = "Access tokens cannot be checked right now; retry shortly."
 
 
-def _challenge(error: str | None = None, **params: str) -> dict[str, str]:
+def bearer_challenge(error: str | None = None, **params: str) -> dict[str, str]:
+    """The ``WWW-Authenticate`` header every 401 and 403 carries (RFC 6750 §3)."""
     parts = [f'realm="{REALM}"']
     if error:
         parts.append(f'error="{error}"')
     parts += [f'{key}="{value}"' for key, value in params.items()]
     return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
+
+
+def invalid_token(detail: str) -> InvalidTokenError:
+    return InvalidTokenError(
+        detail, headers=bearer_challenge("invalid_token", error_description=detail)
+    )
 
 
 def oauth2_scheme(authorization_url: str, token_url: str, scopes: dict[str, str]) -> Any:
@@ -52,29 +61,24 @@ def oauth2_scheme(authorization_url: str, token_url: str, scopes: dict[str, str]
     )
 
 
-def get_verifier(request: Request) -> TokenVerifier:
-    verifier: TokenVerifier = request.state.verifier
-    return verifier
-
-
 def requires(scope: str, scheme: Any) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that admits callers whose token carries ``scope``."""
+    """A dependency that admits callers whose token carries ``scope``.
+
+    The verifier is read from the request's state rather than injected: each dependency
+    costs FastAPI a resolution per request (and a plain function, a thread-pool hop)."""
 
     async def principal(
-        request: Request,
-        verifier: Annotated[TokenVerifier, Depends(get_verifier)],
-        token: Annotated[str | None, Depends(scheme)],
+        request: Request, token: Annotated[str | None, Depends(scheme)]
     ) -> Principal:
         if not token:
             raise InvalidTokenError(
-                "Sign in first: this action needs an access token.", headers=_challenge()
+                "Sign in first: this action needs an access token.", headers=bearer_challenge()
             )
+        verifier: TokenVerifier = request.state.verifier
         try:
             caller = await verifier.verify(token)
         except InvalidToken as exc:
-            raise InvalidTokenError(
-                str(exc), headers=_challenge("invalid_token", error_description=str(exc))
-            ) from None
+            raise invalid_token(str(exc)) from None
         except KeysUnavailable:
             raise AuthUnavailable(headers={"Retry-After": "5"}) from None
         # The request's later log lines, its access line too, name the app that called.
@@ -82,7 +86,7 @@ def requires(scope: str, scheme: Any) -> Callable[..., Awaitable[Principal]]:
         if scope not in caller.scopes:
             raise InsufficientScope(
                 f"This action needs the '{scope}' permission; reconnect the app and allow it.",
-                headers=_challenge("insufficient_scope", scope=scope),
+                headers=bearer_challenge("insufficient_scope", scope=scope),
             )
         request.state.principal = caller
         return caller

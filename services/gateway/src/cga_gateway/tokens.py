@@ -1,6 +1,10 @@
 """Access-token verification, locally: signature against auth's published keys (cached,
-refetched on an unknown ``kid``, kept while auth is down), then issuer, audience and expiry,
-then the Redis denylist of revoked grants."""
+refetched on an unknown ``kid``, kept while auth is down), then issuer, audience and expiry.
+Revocation is checked at admission (admission.py), with the rate limits.
+
+A GPT sends the same token with every call for its lifetime, so a verified token is
+remembered until it expires, or until its signing key is no longer published, and its
+signature is not checked again."""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
-from prometheus_client import Counter
 
 from cga_core.security import ACCESS_TOKEN_PREFIX
 
@@ -22,13 +25,9 @@ logger = structlog.get_logger("cga.gateway.tokens")
 ALGORITHMS = ["RS256"]
 KEY_REFETCH_MIN_INTERVAL = 10.0
 CLOCK_LEEWAY = 30
-DENYLIST_UNAVAILABLE = Counter(
-    "cga_denylist_unavailable_total",
-    "Token checks that could not reach the revocation denylist in Redis (served anyway).",
-)
+VERIFIED_TOKENS_KEPT = 4096  # a few MB at most
 
 JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
-DenylistCheck = Callable[[str], Awaitable[bool]]
 
 
 class InvalidToken(Exception):
@@ -47,6 +46,13 @@ class Principal:
     client_id: str
     scopes: frozenset[str]
     grant_id: str
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    principal: Principal
+    kid: str | None
+    valid_until: float  # epoch seconds: expiry plus the clock leeway
 
 
 class SigningKeyCache:
@@ -81,16 +87,9 @@ class SigningKeyCache:
 
 
 class TokenVerifier:
-    def __init__(
-        self,
-        keys: SigningKeyCache,
-        *,
-        issuer: str,
-        audience: str,
-        is_denied: DenylistCheck,
-    ) -> None:
+    def __init__(self, keys: SigningKeyCache, *, issuer: str, audience: str) -> None:
         self.keys = keys
-        self.is_denied = is_denied
+        self.verified: dict[str, VerifiedToken] = {}
         self.claims = JWTClaimsRegistry(
             leeway=CLOCK_LEEWAY,
             iss={"essential": True, "value": issuer},
@@ -102,6 +101,19 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        remembered = self.verified.pop(token, None)
+        if remembered and time.time() < remembered.valid_until:
+            await self.keys.key_set(remembered.kid)  # a due refresh may withdraw the key
+            if remembered.kid in self.keys.kids:
+                self.verified[token] = remembered
+                return remembered.principal
+        verified = await self._verify_signed(token)
+        if len(self.verified) >= VERIFIED_TOKENS_KEPT:
+            del self.verified[next(iter(self.verified))]  # the least recently used
+        self.verified[token] = verified
+        return verified.principal
+
+    async def _verify_signed(self, token: str) -> VerifiedToken:
         if not token.startswith(ACCESS_TOKEN_PREFIX):
             raise InvalidToken("The access token is not one of ours.")
         encoded = token.removeprefix(ACCESS_TOKEN_PREFIX)
@@ -124,14 +136,4 @@ class TokenVerifier:
             scopes=frozenset(str(claims.get("scope", "")).split()),
             grant_id=str(claims["gid"]),
         )
-        if await self._revoked(principal.grant_id):
-            raise InvalidToken("The access token has been revoked.")
-        return principal
-
-    async def _revoked(self, grant_id: str) -> bool:
-        try:
-            return await self.is_denied(grant_id)
-        except Exception as exc:
-            DENYLIST_UNAVAILABLE.inc()
-            logger.warning("gateway.denylist.unavailable", reason=type(exc).__name__)
-            return False
+        return VerifiedToken(principal, kid, float(claims["exp"]) + CLOCK_LEEWAY)
