@@ -20,7 +20,7 @@ from cga_auth.settings import AuthSettings
 from cga_auth.users.repository import UserRepository
 from cga_auth.web.sessions import SessionStore
 from cga_auth.web.throttle import LoginThrottle
-from cga_core.app import Core, CoreResources, DbSession
+from cga_core.app import CoreResources, DbSession, get_core
 
 TEMPLATES_DIR = Path(__file__).parent / "web" / "templates"
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -59,7 +59,9 @@ def auth_state(settings: AuthSettings, keys: SigningKeys) -> Any:
     return lifespan
 
 
-def get_auth(request: Request) -> AuthResources:
+# The dependencies are coroutines: FastAPI runs plain functions in a worker thread, a hop
+# per dependency per request.
+async def get_auth(request: Request) -> AuthResources:
     resources: AuthResources = request.state.auth
     return resources
 
@@ -67,14 +69,17 @@ def get_auth(request: Request) -> AuthResources:
 Auth = Annotated[AuthResources, Depends(get_auth)]
 
 
-def get_audit(request: Request, session: DbSession) -> AuditTrail:
+async def get_audit(request: Request, session: DbSession) -> AuditTrail:
     return AuditTrail(session, RequestMeta.of(request))
 
 
 Audit = Annotated[AuditTrail, Depends(get_audit)]
 
 
-def get_oauth_service(core: Core, auth: Auth, session: DbSession, audit: Audit) -> OAuthService:
+async def get_oauth_service(
+    request: Request, auth: Auth, session: DbSession, audit: Audit
+) -> OAuthService:
+    core = get_core(request)  # called, not a dependency: no worker-thread hop
     return OAuthService(
         settings=auth.settings,
         keys=auth.keys,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from cga_core.models import App, AppSecret
 
@@ -16,8 +16,9 @@ class AppRepository:
         self.session = session
 
     async def get_by_client_id(self, client_id: str) -> App | None:
-        query = select(App).where(App.client_id == client_id).options(selectinload(App.secrets))
-        return (await self.session.execute(query)).scalar_one_or_none()
+        # One statement (a join), not two: every token request looks its client up.
+        query = select(App).where(App.client_id == client_id).options(joinedload(App.secrets))
+        return (await self.session.execute(query)).unique().scalar_one_or_none()
 
     async def get(self, app_id: uuid.UUID) -> App | None:
         return await self.session.get(App, app_id)

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from cga_auth.oauth.clients import OAuthClient
+from cga_auth.oauth.refresh import GRANT_TYPE as REFRESH_GRANT
+from cga_auth.oauth.refresh import exchange_refresh_token
 from cga_auth.oauth.requests import read_oauth_request, to_response
 from cga_auth.oauth.scopes import SCOPE_DESCRIPTIONS, SUPPORTED_SCOPES, parse_scope
 from cga_auth.oauth.server import BufferedRequest, OAuthResult, OAuthServer
@@ -82,6 +84,8 @@ async def _run(server: OAuthServer, method: str, *args: Any, **kwargs: Any) -> O
 @router.post("/oauth/token")
 async def token(request: Request, auth: Auth, service: OAuth) -> Response:
     oauth_request = await read_oauth_request(request, auth.settings.issuer)
+    if oauth_request.payload.grant_type == REFRESH_GRANT:
+        return to_response(await exchange_refresh_token(service, oauth_request))
     return to_response(await _run(OAuthServer(service), "create_token_response", oauth_request))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cga_core.models import App, AuthorizationCode, Consent, Grant, RefreshToken
+from cga_core.models import App, AuthorizationCode, Consent, Grant, RefreshToken, User
 
 
 class OAuthRepository:
@@ -33,6 +33,25 @@ class OAuthRepository:
     async def refresh_token_for_update(self, token_hash: str) -> RefreshToken | None:
         query = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    def stage(self, row: RefreshToken) -> None:
+        """Stored with the commit, in the same round trip as the transaction's other changes."""
+        self.session.add(row)
+
+    async def refresh_token_with_grant_for_update(
+        self, token_hash: str
+    ) -> tuple[RefreshToken, Grant, User | None] | None:
+        """The token with its grant and user, in one statement; only the token's row is locked:
+        concurrent refreshes of one token are serialised, those of other tokens are not."""
+        query = (
+            select(RefreshToken, Grant, User)
+            .join(Grant, Grant.id == RefreshToken.grant_id)
+            .outerjoin(User, User.id == Grant.user_id)
+            .where(RefreshToken.token_hash == token_hash)
+            .with_for_update(of=RefreshToken)
+        )
+        found = (await self.session.execute(query)).one_or_none()
+        return (found[0], found[1], found[2]) if found else None
 
     async def grant(self, grant_id: uuid.UUID) -> Grant | None:
         return await self.session.get(Grant, grant_id)

@@ -1,6 +1,7 @@
 """Authlib's OAuth 2.0 protocol code, bridged into our async service.
 
-Authlib's server core is synchronous. Each OAuth request runs it in a worker thread; its
+Authlib's server core is synchronous. Each OAuth request but a refresh (see
+:mod:`cga_auth.oauth.refresh`) runs it in a worker thread; its
 storage hooks hop back onto the event loop (``anyio.from_thread``) to call
 :class:`OAuthService`, which uses the request's async database session. The session is only
 ever touched from the event loop, one call at a time, so no second (sync) driver is needed.
@@ -31,7 +32,7 @@ from starlette.datastructures import Headers
 
 from cga_auth.metrics import AUTH_FAILURES
 from cga_auth.oauth.clients import AccessCredential, OAuthClient, RefreshCredential, StoredCode
-from cga_auth.oauth.scopes import SUPPORTED_SCOPES, format_scope, parse_scope
+from cga_auth.oauth.scopes import SUPPORTED_SCOPES, parse_scope
 from cga_auth.oauth.service import OAuthService
 from cga_core.security import AUTHORIZATION_CODE_PREFIX, new_secret
 
@@ -90,26 +91,12 @@ def _check_scope_allowed(scope: str | None, client: OAuthClient) -> None:
         raise InvalidScopeError("The requested scope exceeds what this app may ask for.")
 
 
-class OAuthServer(AuthorizationServer):  # type: ignore[misc]
-    """One per request: the grants reach the request's :class:`OAuthService` through it."""
+class ServerBase(AuthorizationServer):  # type: ignore[misc]
+    """What every server of ours shares: one per request, results as :data:`OAuthResult`."""
 
     def __init__(self, service: OAuthService) -> None:
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
         self.service = service
-        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
-        self.register_grant(RefreshTokenGrant)
-        self.register_grant(ClientCredentialsGrant)
-        self.register_endpoint(RevocationEndpoint)
-        self.register_endpoint(IntrospectionEndpoint)
-
-    def call(
-        self, function: Callable[..., Coroutine[Any, Any, ResultT]], *args: Any, **kwargs: Any
-    ) -> ResultT:
-        """Run one of the service's coroutines on the event loop and wait for it."""
-        return anyio.from_thread.run(functools.partial(function, *args, **kwargs))
-
-    def query_client(self, client_id: str) -> OAuthClient | None:
-        return self.call(self.service.client, client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Nothing to do: :class:`TokenIssuer` stores what it issues as it issues it."""
@@ -130,6 +117,27 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         if error.error == "invalid_client":
             error.status_code = 401  # RFC 6749 §5.2, with WWW-Authenticate, whatever the method
         return self.handle_response(*error(self.get_error_uri(request, error)))
+
+
+class OAuthServer(ServerBase):
+    """Runs in a worker thread: the grants reach the request's :class:`OAuthService` through
+    :meth:`call`."""
+
+    def __init__(self, service: OAuthService) -> None:
+        super().__init__(service)
+        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+        self.register_grant(ClientCredentialsGrant)
+        self.register_endpoint(RevocationEndpoint)
+        self.register_endpoint(IntrospectionEndpoint)
+
+    def call(
+        self, function: Callable[..., Coroutine[Any, Any, ResultT]], *args: Any, **kwargs: Any
+    ) -> ResultT:
+        """Run one of the service's coroutines on the event loop and wait for it."""
+        return anyio.from_thread.run(functools.partial(function, *args, **kwargs))
+
+    def query_client(self, client_id: str) -> OAuthClient | None:
+        return self.call(self.service.client, client_id)
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -191,29 +199,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             user,
             scope or "",
             with_refresh_token=include_refresh_token,
-        )
-
-
-class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ANY_AUTH_METHOD
-    INCLUDE_NEW_REFRESH_TOKEN = True
-    server: OAuthServer
-
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
-        return self.server.call(
-            self.server.service.find_refresh_token, refresh_token, self.request.client
-        )
-
-    def authenticate_user(self, refresh_token: RefreshCredential) -> Any:
-        return self.server.call(self.server.service.active_user, refresh_token.user_id)
-
-    def revoke_old_credential(self, refresh_token: RefreshCredential) -> None:
-        self.server.call(self.server.service.mark_rotated, refresh_token)
-
-    def issue_token(self, user: Any, refresh_token: RefreshCredential) -> dict[str, Any]:
-        scope = format_scope(parse_scope(self.request.payload.scope or refresh_token.get_scope()))
-        return self.server.call(
-            self.server.service.refresh, refresh_token, self.request.client, user, scope
         )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc import jwt
@@ -14,15 +15,45 @@ from redis.asyncio import Redis
 from cga_auth.apps.repository import AppRepository
 from cga_auth.audit import AuditTrail
 from cga_auth.keys import SigningKeys
-from cga_auth.metrics import AUTH_FAILURES, AuthFailure
+from cga_auth.metrics import AUTH_FAILURES, TOKENS_ISSUED, AuthFailure
 from cga_auth.oauth.clients import AccessCredential, OAuthClient, RefreshCredential, StoredCode
 from cga_auth.oauth.repository import OAuthRepository
 from cga_auth.oauth.tokens import Subject, TokenIssuer
 from cga_auth.settings import AuthSettings
 from cga_auth.users.repository import UserRepository
 from cga_core.denylist import deny_grant
-from cga_core.models import AuthorizationCode, Status, User
+from cga_core.models import AuthorizationCode, Grant, RefreshToken, Status, User
 from cga_core.security import ACCESS_TOKEN_PREFIX, AUTHORIZATION_CODE_PREFIX, hash_secret
+
+APP_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def count_unknown_client(client: OAuthClient | None) -> OAuthClient | None:
+    if client is None:
+        AUTH_FAILURES.labels(reason=AuthFailure.UNKNOWN_CLIENT).inc()
+    return client
+
+
+def active_or_none(user: User | None) -> User | None:
+    return user if user is not None and user.status == Status.ACTIVE else None
+
+
+@dataclass(frozen=True)
+class LockedRefreshToken:
+    """A refresh token's row, locked for this transaction, with its grant and its user."""
+
+    row: RefreshToken
+    grant: Grant
+    user: User | None
+
+
+@dataclass(frozen=True)
+class RefreshTokenReuse:
+    """A rotated refresh token presented after the grace window."""
+
+    grant_id: uuid.UUID
+    user_id: uuid.UUID | None
+    client_id: str
 
 
 class OAuthService:
@@ -50,15 +81,17 @@ class OAuthService:
     # Clients and users
 
     async def client(self, client_id: str) -> OAuthClient | None:
+        return count_unknown_client(await self.load_client(client_id))
+
+    async def load_client(self, client_id: str) -> OAuthClient | None:
+        """The active app with this client id, uncounted: the caller may not need it."""
         app = await self.apps.get_by_client_id(client_id)
         if app is None or app.status != Status.ACTIVE:
-            AUTH_FAILURES.labels(reason=AuthFailure.UNKNOWN_CLIENT).inc()
             return None
         return OAuthClient(app, datetime.now(UTC))
 
     async def active_user(self, user_id: uuid.UUID | None) -> User | None:
-        user = await self.users.get(user_id) if user_id else None
-        return user if user is not None and user.status == Status.ACTIVE else None
+        return active_or_none(await self.users.get(user_id) if user_id else None)
 
     # Authorization codes
 
@@ -160,59 +193,71 @@ class OAuthService:
 
     # Refresh tokens
 
-    async def find_refresh_token(self, token: str, client: OAuthClient) -> RefreshCredential | None:
-        row = await self.repository.refresh_token_for_update(hash_secret(token))
-        if row is None:
+    async def lock_refresh_token(self, token: str) -> LockedRefreshToken | None:
+        found = await self.repository.refresh_token_with_grant_for_update(hash_secret(token))
+        return LockedRefreshToken(*found) if found else None
+
+    def check_refresh_token(
+        self, locked: LockedRefreshToken | None, client: OAuthClient
+    ) -> RefreshCredential | RefreshTokenReuse | None:
+        """The credential when the token may be exchanged by this client; a reuse when it was
+        rotated longer ago than the grace window (its grant must then be revoked)."""
+        if locked is None or locked.grant.app_id != client.app.id:
             AUTH_FAILURES.labels(reason=AuthFailure.INVALID_REFRESH_TOKEN).inc()
             return None
-        grant = await self.repository.grant(row.grant_id)
-        if grant is None or grant.app_id != client.app.id:
-            AUTH_FAILURES.labels(reason=AuthFailure.INVALID_REFRESH_TOKEN).inc()
-            return None
+        row, grant = locked.row, locked.grant
         now = datetime.now(UTC)
         if row.revoked_at is not None or grant.revoked_at is not None or row.expires_at <= now:
             AUTH_FAILURES.labels(reason=AuthFailure.REVOKED_OR_EXPIRED_REFRESH_TOKEN).inc()
             return None
         if row.rotated_at is not None and now - row.rotated_at > self.settings.refresh_reuse_grace:
             AUTH_FAILURES.labels(reason=AuthFailure.REFRESH_TOKEN_REUSE).inc()
-            await self.revoke_grant(
-                grant.id,
-                "refresh_token_reuse",
-                client_id=client.get_client_id(),
-                user_id=grant.user_id,
-            )
-            self.audit.record(
-                "token.reuse_detected",
-                "revoked",
-                client_id=client.get_client_id(),
-                user_id=grant.user_id,
-                grant_id=str(grant.id),
-            )
-            return None
+            return RefreshTokenReuse(grant.id, grant.user_id, client.get_client_id())
         return RefreshCredential(row, grant.app_id, grant.user_id)
 
-    async def refresh(
+    async def revoke_reused(self, reuse: RefreshTokenReuse) -> None:
+        await self.revoke_grant(
+            reuse.grant_id,
+            "refresh_token_reuse",
+            client_id=reuse.client_id,
+            user_id=reuse.user_id,
+        )
+        self.audit.record(
+            "token.reuse_detected",
+            "revoked",
+            client_id=reuse.client_id,
+            user_id=reuse.user_id,
+            grant_id=str(reuse.grant_id),
+        )
+
+    def refresh(
         self, credential: RefreshCredential, client: OAuthClient, user: User, scope: str
     ) -> dict[str, Any]:
-        grant = await self.repository.grant(credential.row.grant_id)
-        assert grant is not None  # noqa: S101 - locked and checked by find_refresh_token
+        """Rotate: a new access and refresh token of the same grant, the old one marked rotated.
+        Nothing waits for the database here: the changes are flushed with the commit."""
+        now = datetime.now(UTC)
         subject = Subject(client.app.id, client.get_client_id(), user.id)
-        token = await self.issuer.issue(
-            grant, subject, scope, grant_type="refresh_token", with_refresh_token=True
+        token = self.issuer.access_token_response(credential.row.grant_id, subject, scope)
+        token["refresh_token"], new_row = self.issuer.new_refresh_token(
+            credential.row.grant_id, scope
         )
-        await self.apps.touch(client.app.id, datetime.now(UTC))
+        self.repository.stage(new_row)
+        if credential.row.rotated_at is None:
+            credential.row.rotated_at = now
+        last_used = client.app.last_used_at
+        # Every refresh writing the app's row would serialise all of an app's refreshes on its
+        # row lock; "last used" to the minute is all an operator needs.
+        if last_used is None or now - last_used > APP_LAST_USED_RESOLUTION:
+            client.app.last_used_at = now
+        TOKENS_ISSUED.labels(grant="refresh_token").inc()
         self.audit.record(
             "token.refresh",
             "success",
             client_id=client.get_client_id(),
             user_id=user.id,
-            grant_id=str(grant.id),
+            grant_id=str(credential.row.grant_id),
         )
         return token
-
-    async def mark_rotated(self, credential: RefreshCredential) -> None:
-        if credential.row.rotated_at is None:
-            credential.row.rotated_at = datetime.now(UTC)
 
     # Revocation and introspection
 

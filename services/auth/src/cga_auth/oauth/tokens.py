@@ -61,6 +61,16 @@ class TokenIssuer:
         grant_type: TokenGrant,
         with_refresh_token: bool,
     ) -> dict[str, Any]:
+        token = self.access_token_response(grant.id, subject, scope)
+        if with_refresh_token:
+            token["refresh_token"], row = self.new_refresh_token(grant.id, scope)
+            await self.repository.add(row)
+        TOKENS_ISSUED.labels(grant=grant_type).inc()
+        return token
+
+    def access_token_response(
+        self, grant_id: uuid.UUID, subject: Subject, scope: str
+    ) -> dict[str, Any]:
         now = datetime.now(UTC)
         ttl = self.settings.access_token_ttl
         claims = {
@@ -72,24 +82,22 @@ class TokenIssuer:
             "iat": int(now.timestamp()),
             "exp": int((now + ttl).timestamp()),
             "jti": uuid.uuid4().hex,
-            "gid": str(grant.id),
+            "gid": str(grant_id),
         }
-        token: dict[str, Any] = {
+        return {
             "access_token": ACCESS_TOKEN_PREFIX + self.keys.sign(claims),
             "token_type": "bearer",
             "expires_in": int(ttl.total_seconds()),
             "scope": scope,
         }
-        if with_refresh_token:
-            refresh_token = new_secret(REFRESH_TOKEN_PREFIX)
-            await self.repository.add(
-                RefreshToken(
-                    grant_id=grant.id,
-                    token_hash=hash_secret(refresh_token),
-                    scope=scope,
-                    expires_at=now + self.settings.refresh_token_ttl,
-                )
-            )
-            token["refresh_token"] = refresh_token
-        TOKENS_ISSUED.labels(grant=grant_type).inc()
-        return token
+
+    def new_refresh_token(self, grant_id: uuid.UUID, scope: str) -> tuple[str, RefreshToken]:
+        """The token, and its row for the caller to store."""
+        token = new_secret(REFRESH_TOKEN_PREFIX)
+        row = RefreshToken(
+            grant_id=grant_id,
+            token_hash=hash_secret(token),
+            scope=scope,
+            expires_at=datetime.now(UTC) + self.settings.refresh_token_ttl,
+        )
+        return token, row
