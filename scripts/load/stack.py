@@ -68,9 +68,9 @@ def targets_of(services: dict[str, ServiceProcess]) -> Targets:
 
 
 @contextmanager
-def private_stack(log_dir: Path) -> Iterator[Targets]:
-    """PostgreSQL and Redis of our own (data thrown away afterwards), the schema built by the
-    migrations, and the services; everything stopped on exit."""
+def private_servers() -> Iterator[TestStack]:
+    """PostgreSQL and Redis of our own (data thrown away afterwards) with the schema built by
+    the migrations; both stopped on exit."""
     # A directory of its own: as root, PostgreSQL runs as the postgres account, which must be
     # able to reach its data directory.
     root = Path(tempfile.mkdtemp(prefix="cga-load-"))
@@ -86,6 +86,14 @@ def private_stack(log_dir: Path) -> Iterator[Targets]:
         postgres.create_database("cga")
         servers = TestStack(postgres, redis, postgres.url("cga"))
         command.upgrade(alembic_config(servers.database_url), "head")
+        yield servers
+
+
+@contextmanager
+def private_stack(log_dir: Path) -> Iterator[Targets]:
+    """Private servers (:func:`private_servers`) and the services; everything stopped on
+    exit."""
+    with private_servers() as servers, ExitStack() as cleanup:
         services = start_services(servers.environment(), log_dir)
         cleanup.callback(stop_services, services)
         yield targets_of(services)

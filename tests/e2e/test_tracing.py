@@ -23,7 +23,8 @@ pytestmark = pytest.mark.e2e
 SEARCH_ROUTE = "POST /api/v1/memories/search"
 WRITE_ROUTE = "POST /api/v1/memories"
 PROXY_SEARCH_ROUTE = "POST /internal/v1/owners/{owner}/memories/search"
-PROXY_CREATE_ROUTE = "POST /internal/v1/owners/{owner}/memories"
+# The worker writes through the batch endpoint, a batch of one in this test.
+PROXY_WRITE_ROUTE = "POST /internal/v1/memories/batch"
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +145,11 @@ def test_a_write_is_one_trace_from_the_intake_through_the_job_into_memory_proxy(
         trace_id,
         ("gateway", WRITE_ROUTE),
         ("worker", "write_memory"),
-        ("memory-proxy", PROXY_CREATE_ROUTE),
+        ("memory-proxy", PROXY_WRITE_ROUTE),
     )
     intake = trace.one("gateway", WRITE_ROUTE, "SERVER")
     job = trace.one("worker", "write_memory", "CONSUMER")
-    written_by = trace.one("memory-proxy", PROXY_CREATE_ROUTE, "SERVER")
+    written_by = trace.one("memory-proxy", PROXY_WRITE_ROUTE, "SERVER")
     assert job.parent_span_id == intake.span_id
     assert job.attributes["cga.job.id"] == job_id
     assert job in trace.ancestors(written_by)

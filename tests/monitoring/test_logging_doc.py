@@ -188,7 +188,10 @@ def test_a_write_is_followed_from_its_request_to_its_job_and_across_services(
     assert (request["method"], request["status"]) == ("POST", 202)
     assert job["request_id"] == request["request_id"]
     assert job["trace_id"] == request["trace_id"]
-    assert [(line["method"], line["status"]) for line in memory_proxy] == [("POST", 201)]
+    # The worker writes in batches: one call to memory-proxy, one result per job.
+    assert [(line["method"], line["path"], line["status"]) for line in memory_proxy] == [
+        ("POST", "/internal/v1/memories/batch", 200)
+    ]
 
 
 def _logged_events() -> set[str]:

@@ -150,10 +150,15 @@ COUNTED = [
     (
         "memory-proxy",
         "cga_memory_bank_requests_total",
-        {"operation": "create", "outcome": "success"},
+        {"operation": "create_batch", "outcome": "success"},
         1,
     ),
-    ("memory-proxy", "cga_memory_bank_request_duration_seconds_count", {"operation": "create"}, 1),
+    (
+        "memory-proxy",
+        "cga_memory_bank_request_duration_seconds_count",
+        {"operation": "create_batch"},
+        1,
+    ),
     ("worker", "cga_jobs_total", {"outcome": "succeeded"}, 1),
 ]
 

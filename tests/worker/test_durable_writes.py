@@ -205,6 +205,31 @@ async def test_writes_redis_lost_are_enqueued_again_by_the_sweeper(
     assert sorted(await stored_contents(engine, user)) == sorted(contents)
 
 
+async def test_the_worker_outlives_a_redis_outage_mid_drain_and_finishes_every_write(
+    engine: AsyncEngine,
+    stack: TestStack,
+    gateway_url: str,
+    user: GptUser,
+    worker_env: dict[str, str],
+    log_dir: Path,
+) -> None:
+    contents = contents_for(user, 300)
+    worker = start_worker(worker_env, log_dir, "worker-redis-outage")
+    try:
+        job_ids = await post_writes(gateway_url, user, contents)
+        stack.redis.stop()  # mid-drain: the queue is lost with it (not persisted)
+        await asyncio.sleep(3)
+        stack.redis.start()
+        final = await wait_until_finished(engine, job_ids, within=REQUEUE_AFTER_SECONDS + 40)
+        alive = worker.process.poll() is None
+    finally:
+        worker.stop()
+
+    assert alive, worker.log_path.read_text()[-2000:]
+    assert final == Counter(succeeded=300)
+    assert sorted(await stored_contents(engine, user)) == sorted(contents)
+
+
 @pytest.fixture
 def simulator() -> Iterator[Mem0Simulator]:
     with running_simulator(MEM0_API_KEY) as simulator:

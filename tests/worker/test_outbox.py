@@ -80,18 +80,62 @@ async def test_a_finished_job_is_not_claimed_again(engine: AsyncEngine, owner: s
     now = datetime.now(UTC)
 
     async with session_scope(sessionmaker) as session:
-        claimed = await MemoryJobRepository(session).claim(job_id, now)
-        assert claimed is not None
-        assert (claimed.status, claimed.attempts) == (JobStatus.RUNNING, 1)
-        await MemoryJobRepository(session).succeed(job_id, "memory-1", now)
+        [claimed] = await MemoryJobRepository(session).claim_many([job_id], now)
+        assert (claimed.id, claimed.content, claimed.attempts) == (job_id, "claim me", 1)
+        await MemoryJobRepository(session).succeed_many([(job_id, "memory-1")], now)
     async with session_scope(sessionmaker) as session:
-        again = await MemoryJobRepository(session).claim(job_id, now)
+        again = await MemoryJobRepository(session).claim_many([job_id], now)
         finished = await MemoryJobRepository(session).get(job_id)
 
-    assert again is None
+    assert again == []
     assert finished is not None
+    assert finished.status == JobStatus.SUCCEEDED
     assert finished.content is None, "the outbox forgets content once it is stored"
     assert finished.memory_id == "memory-1"
+
+
+async def test_one_claim_takes_the_unfinished_jobs_and_counts_their_attempts(
+    engine: AsyncEngine, owner: str
+) -> None:
+    first, _ = await _accept(engine, owner, "first")
+    second, _ = await _accept(engine, owner, "second")
+    done, _ = await _accept(engine, owner, "done already")
+    sessionmaker = create_sessionmaker(engine)
+    now = datetime.now(UTC)
+    async with session_scope(sessionmaker) as session:
+        await MemoryJobRepository(session).claim_many([first, done], now)
+        await MemoryJobRepository(session).succeed_many([(done, "memory-done")], now)
+
+    async with session_scope(sessionmaker) as session:
+        claimed = await MemoryJobRepository(session).claim_many(
+            [first, second, done, uuid.uuid4()], now
+        )
+        running = await MemoryJobRepository(session).get(second)
+
+    assert {job.id: job.attempts for job in claimed} == {first: 2, second: 1}
+    assert running is not None
+    assert (running.status, running.started_at) == (JobStatus.RUNNING, now)
+
+
+async def test_many_jobs_are_marked_succeeded_each_with_its_memory(
+    engine: AsyncEngine, owner: str
+) -> None:
+    jobs = [(await _accept(engine, owner, f"fact {n}"))[0] for n in range(3)]
+    sessionmaker = create_sessionmaker(engine)
+    now = datetime.now(UTC)
+
+    async with session_scope(sessionmaker) as session:
+        await MemoryJobRepository(session).claim_many(jobs, now)
+        await MemoryJobRepository(session).succeed_many(
+            [(job_id, f"memory-{n}") for n, job_id in enumerate(jobs)], now
+        )
+    async with session_scope(sessionmaker) as session:
+        rows = [await MemoryJobRepository(session).get(job_id) for job_id in jobs]
+
+    assert [(row.status, row.memory_id) for row in rows if row] == [
+        (JobStatus.SUCCEEDED, f"memory-{n}") for n in range(3)
+    ]
+    assert all(row.finished_at == now and row.content is None for row in rows if row)
 
 
 async def test_the_sweeper_sees_queued_and_abandoned_running_jobs(
@@ -102,7 +146,7 @@ async def test_the_sweeper_sees_queued_and_abandoned_running_jobs(
     sessionmaker = create_sessionmaker(engine)
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     async with session_scope(sessionmaker) as session:
-        await MemoryJobRepository(session).claim(running, long_ago)
+        await MemoryJobRepository(session).claim_many([running], long_ago)
 
     future = datetime.now(UTC) + timedelta(seconds=5)
     async with session_scope(sessionmaker) as session:

@@ -5,16 +5,71 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, Text, Uuid, any_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cga_core.models import JobStatus, MemoryJob
 
 MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A write a worker run has taken: what it stores, and the request it came from."""
+
+    id: uuid.UUID
+    owner: str
+    content: str | None
+    metadata: dict[str, Any]
+    attempts: int
+    request_id: str | None
+    traceparent: str | None
+
+
+# The worker's statements, built once: many jobs each, with the ids bound as one array, so
+# every batch size is the same statement (compiled and prepared once).
+_table = cast(Table, MemoryJob.__table__)
+_jobs = _table.c
+_CLAIM = (
+    update(_table)
+    .where(
+        _jobs.id == any_(bindparam("job_ids", type_=ARRAY(Uuid()))),
+        or_(_jobs.status == JobStatus.QUEUED, _jobs.status == JobStatus.RUNNING),
+    )
+    .values(status=JobStatus.RUNNING, attempts=_jobs.attempts + 1, started_at=bindparam("now"))
+    .returning(
+        _jobs.id,
+        _jobs.owner,
+        _jobs.content,
+        _jobs.metadata,
+        _jobs.attempts,
+        _jobs.request_id,
+        _jobs.traceparent,
+    )
+)
+_stored = (
+    func.unnest(
+        bindparam("job_ids", type_=ARRAY(Uuid())), bindparam("memory_ids", type_=ARRAY(Text()))
+    )
+    .table_valued("job_id", "memory_id")
+    .render_derived()
+)
+_SUCCEED = (
+    update(_table)
+    .where(_jobs.id == _stored.c.job_id)
+    .values(
+        status=JobStatus.SUCCEEDED,
+        memory_id=_stored.c.memory_id,
+        content=None,
+        last_error=None,
+        finished_at=bindparam("now"),
+    )
+)
 
 
 def content_hash(content: str) -> str:
@@ -101,31 +156,24 @@ class MemoryJobRepository:
     async def get(self, job_id: uuid.UUID) -> MemoryJob | None:
         return await self.session.get(MemoryJob, job_id)
 
-    async def claim(self, job_id: uuid.UUID, now: datetime) -> MemoryJob | None:
-        """Mark the job running and count the attempt; None when it is finished (ARQ may run
-        a job twice) or unknown. The row lock makes two concurrent claims one."""
-        query = select(MemoryJob).where(MemoryJob.id == job_id).with_for_update()
-        job = (await self.session.execute(query)).scalar_one_or_none()
-        if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-            return None
-        job.status = JobStatus.RUNNING
-        job.attempts += 1
-        job.started_at = now
-        await self.session.flush()
-        return job
+    async def claim_many(self, job_ids: Sequence[uuid.UUID], now: datetime) -> list[ClaimedJob]:
+        """Mark these jobs running and count an attempt of each, in one statement; the ones
+        finished already (ARQ may run a job twice) or unknown are left out. Row locks make
+        two concurrent claims of a job one after the other."""
+        rows = await self.session.execute(_CLAIM, {"job_ids": list(job_ids), "now": now})
+        return [ClaimedJob(*row) for row in rows]
+
+    async def succeed_many(self, stored: Sequence[tuple[uuid.UUID, str]], now: datetime) -> None:
+        """Mark each ``(job id, memory id)`` succeeded, in one statement; the outbox forgets
+        the content, which the Memory Bank keeps now."""
+        job_ids = [job_id for job_id, _ in stored]
+        memory_ids = [memory_id for _, memory_id in stored]
+        await self.session.execute(
+            _SUCCEED, {"job_ids": job_ids, "memory_ids": memory_ids, "now": now}
+        )
 
     async def _finish(self, job_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(update(MemoryJob).where(MemoryJob.id == job_id).values(**values))
-
-    async def succeed(self, job_id: uuid.UUID, memory_id: str, now: datetime) -> None:
-        await self._finish(
-            job_id,
-            status=JobStatus.SUCCEEDED,
-            memory_id=memory_id,
-            content=None,
-            last_error=None,
-            finished_at=now,
-        )
 
     async def retry_later(self, job_id: uuid.UUID, error: str) -> None:
         await self._finish(job_id, status=JobStatus.QUEUED, last_error=error[:MAX_ERROR_LENGTH])

@@ -10,6 +10,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 
 MAX_CONTENT_LENGTH = 8000
+# Our user (the access token's subject) as memory-proxy's internal API takes it.
+OWNER_PATTERN = r"^[A-Za-z0-9._:@-]+$"
+OWNER_MAX_LENGTH = 128
+MAX_BATCH_ITEMS = 100
 
 
 def _without_nul(text: str) -> str:
@@ -57,3 +61,30 @@ class NewMemory(BaseModel):
     content: PlainText = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
     metadata: Metadata = Field(default_factory=dict)
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+
+
+class OwnedNewMemory(NewMemory):
+    """One write of a batch: the memory and whose it is."""
+
+    owner: str = Field(min_length=1, max_length=OWNER_MAX_LENGTH, pattern=OWNER_PATTERN)
+
+
+class MemoryBatch(BaseModel):
+    # Objects, not OwnedNewMemory: each item is validated on its own, so one bad item is one
+    # failed result instead of a rejected batch.
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class BatchItemResult(BaseModel):
+    """What one write of a batch came to: the stored memory, or the error the single write
+    would have answered (its status, code, detail and Retry-After)."""
+
+    status: int
+    memory: Memory | None = None
+    error: str | None = None
+    detail: str | None = None
+    retry_after: str | None = None
+
+
+class BatchResults(BaseModel):
+    results: list[BatchItemResult] = Field(description="One result per item, in item order.")

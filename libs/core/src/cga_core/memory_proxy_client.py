@@ -6,6 +6,7 @@ process, keep-alive connections, the internal token and the trace context on eve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +16,14 @@ from opentelemetry.propagate import inject
 
 from cga_core.errors import AppError
 from cga_core.internal import INTERNAL_TOKEN_HEADER
-from cga_core.memories import Memory, MemoryPage, NewMemory, SearchQuery
+from cga_core.memories import (
+    BatchItemResult,
+    BatchResults,
+    Memory,
+    MemoryPage,
+    NewMemory,
+    SearchQuery,
+)
 
 
 class UpstreamError(AppError):
@@ -36,6 +44,7 @@ class MemoryProxyUnreachable(AppError):
 class MemoryProxyClient:
     def __init__(self, base_url: str, token: str, *, timeout: float, pool_size: int) -> None:
         self.base_url = base_url.rstrip("/") + "/internal/v1/owners/"
+        self.batch_url = base_url.rstrip("/") + "/internal/v1/memories/batch"
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=30),
             timeout=aiohttp.ClientTimeout(total=timeout),
@@ -94,6 +103,22 @@ class MemoryProxyClient:
     async def delete(self, owner: str, memory_id: str) -> None:
         await self._call("DELETE", self._url(owner, "/" + quote(memory_id, safe="")))
 
-    async def create(self, owner: str, memory: NewMemory) -> Memory:
-        body = await self._call("POST", self._url(owner), body=memory.model_dump())
-        return Memory.model_validate(body)
+    async def create_batch(
+        self, items: Sequence[tuple[str, NewMemory]]
+    ) -> Sequence[Memory | UpstreamError]:
+        """Store many memories, of any owners, in one call: each ``(owner, memory)`` item's
+        stored memory or its own error, in item order. A failure of the whole call raises."""
+        body = {"items": [{**memory.model_dump(), "owner": owner} for owner, memory in items]}
+        answer = await self._call("POST", self.batch_url, body=body)
+        return [_item_outcome(result) for result in BatchResults.model_validate(answer).results]
+
+
+def _item_outcome(result: BatchItemResult) -> Memory | UpstreamError:
+    if result.memory is not None:
+        return result.memory
+    return UpstreamError(
+        result.status,
+        result.error or "memory_bank_error",
+        result.detail or "The memory service failed.",
+        result.retry_after,
+    )

@@ -160,13 +160,16 @@ def continued_trace(traceparent: str | None) -> Context | None:
 
 @contextmanager
 def job_span(
-    name: str, parent: Context | None = None, attributes: Attributes = None
+    name: str,
+    parent: Context | None = None,
+    attributes: Attributes = None,
+    links: Sequence[Link] | None = None,
 ) -> Iterator[trace.Span]:
-    """The span of one job run, current while it runs. A job whose trace is not recorded runs
-    with the client instrumentations suppressed, as a request does: they would only build
-    spans nobody records."""
+    """The span of one job run, current while it runs (``links``: the spans of the jobs a
+    batch serves). A job whose trace is not recorded runs with the client instrumentations
+    suppressed, as a request does: they would only build spans nobody records."""
     with _jobs.start_as_current_span(
-        name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+        name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes, links=links
     ) as span:
         if span.is_recording():
             yield span

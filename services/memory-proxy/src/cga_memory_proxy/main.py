@@ -14,7 +14,7 @@ from cga_core.server import run_http_service
 from cga_memory_proxy.backends.http import JsonApi
 from cga_memory_proxy.backends.local import LocalBackend
 from cga_memory_proxy.backends.mem0 import PLATFORM_ROUTES, SELF_HOSTED_ROUTES, Mem0Backend
-from cga_memory_proxy.endpoints import router
+from cga_memory_proxy.endpoints import batch_router, router
 from cga_memory_proxy.resilience import ResilientBackend
 from cga_memory_proxy.settings import BackendName, MemoryProxySettings
 
@@ -73,7 +73,7 @@ def create_app(settings: MemoryProxySettings) -> FastAPI:
         service="memory-proxy",
         settings=settings,
         title="Custom GPT Adapter Memory Bank proxy",
-        routers=[router],
+        routers=[router, batch_router],
         extra_state=memory_bank(settings),
     )
 

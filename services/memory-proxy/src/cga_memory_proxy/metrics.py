@@ -8,7 +8,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from cga_core.metrics import start_at_zero
 
-MemoryBankOperation = Literal["search", "list", "get", "delete", "create"]
+# create_batch: many memories stored in one call (the local backend); other backends count each
+# memory of a batch as a create.
+MemoryBankOperation = Literal["search", "list", "get", "delete", "create", "create_batch"]
 # rejected: the breaker is open; overloaded: no free slot in time; error: anything else failed.
 MemoryBankOutcome = Literal["success", "error", "timeout", "rejected", "overloaded"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from tenacity import (
@@ -17,7 +17,7 @@ from tenacity import (
 )
 
 from cga_core.memories import Memory, MemoryPage, NewMemory, SearchQuery
-from cga_memory_proxy.backends.base import BackendError, MemoryBackend
+from cga_memory_proxy.backends.base import BackendError, ManyCreating, MemoryBackend
 from cga_memory_proxy.breaker import BreakerOpen, CircuitBreaker
 from cga_memory_proxy.metrics import (
     CIRCUIT_BREAKER_STATE,
@@ -38,6 +38,10 @@ class Overloaded(Exception):
 
 class MemoryBankTimeout(Exception):
     """The Memory Bank did not answer in time, after every attempt."""
+
+
+# How a call to the Memory Bank fails, besides a bug.
+MEMORY_BANK_FAILURES = (BreakerOpen, Overloaded, MemoryBankTimeout, BackendError)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -80,6 +84,28 @@ class ResilientBackend:
         # A create is retried only where the backend enforces the idempotency key.
         retry = self.idempotent_create and memory.idempotency_key is not None
         return await self._call("create", lambda: self.backend.create(owner, memory), retry=retry)
+
+    async def create_batch(
+        self, items: Sequence[tuple[str, NewMemory]]
+    ) -> Sequence[Memory | Exception]:
+        """Each ``(owner, memory)`` item's stored memory, or the failure it met (one of
+        :data:`MEMORY_BANK_FAILURES`). A backend that stores many at once does so in one call,
+        whose failure is raised; any other is called once per item, a few items at a time."""
+        if isinstance(self.backend, ManyCreating):
+            many = self.backend
+            retry = self.idempotent_create and all(memory.idempotency_key for _, memory in items)
+            return await self._call("create_batch", lambda: many.create_many(items), retry=retry)
+        # A quarter of the bulkhead at most, so a batch leaves room for searches.
+        lanes = asyncio.Semaphore(max(1, self.settings.max_concurrency // 4))
+
+        async def create_one(owner: str, memory: NewMemory) -> Memory | Exception:
+            async with lanes:
+                try:
+                    return await self.create(owner, memory)
+                except MEMORY_BANK_FAILURES as exc:
+                    return exc
+
+        return await asyncio.gather(*(create_one(owner, memory) for owner, memory in items))
 
     async def _call(
         self,

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from typing import Any
 
 import structlog
+import uvloop
 from arq import Worker
 from arq.connections import RedisSettings
 from fastapi import FastAPI
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cga_core.app import create_service_app
@@ -30,6 +31,7 @@ from cga_core.telemetry import install_tracing
 from cga_worker.metrics import DEAD_LETTERS, QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from cga_worker.settings import WorkerSettings
 from cga_worker.tasks import cron_jobs, functions
+from cga_worker.writes import WriteBatches, batch_size
 
 logger = structlog.get_logger("cga.worker")
 REDIS_RETRY_DELAY = 1.0
@@ -76,13 +78,20 @@ def create_worker(settings: WorkerSettings, ctx: dict[str, Any]) -> Worker:
 
 
 async def _consume(worker: Worker) -> None:
-    """Run ARQ's poll loop; when Redis goes away, wait and resume instead of exiting."""
-    while True:
-        try:
-            await worker.main()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            logger.warning("worker.redis.unavailable", reason=type(exc).__name__)
-            await asyncio.sleep(REDIS_RETRY_DELAY)
+    """Run ARQ's poll loop; when Redis goes away, wait and resume instead of exiting.
+
+    Without client instrumentation: ARQ's own Redis commands, a dozen or so per job, would
+    cost a quarter of its CPU in spans nobody records (they have no parent). The jobs it runs
+    start from a context of their own (``cga_worker.tasks.outside_the_queue_loop``)."""
+    with suppress_instrumentation():
+        while True:
+            try:
+                await worker.main()
+            # Any Redis error, not only connection errors: a connection lost inside ARQ's
+            # WATCH/MULTI pick-up surfaces as a WatchError.
+            except (RedisError, OSError) as exc:
+                logger.warning("worker.redis.unavailable", reason=type(exc).__name__)
+                await asyncio.sleep(REDIS_RETRY_DELAY)
 
 
 async def _measure_backlog(sessionmaker: async_sessionmaker[AsyncSession], every: float) -> None:
@@ -105,7 +114,10 @@ async def _drain(worker: Worker, grace: float) -> None:
     running = [task for task in worker.tasks.values() if not task.done()]
     if running:
         await asyncio.wait(running, timeout=grace)
-    await worker.close()
+    try:
+        await worker.close()
+    except (RedisError, OSError) as exc:  # Redis away: nothing of ours is lost, the outbox has it
+        logger.warning("worker.shutdown.redis_unavailable", reason=type(exc).__name__)
 
 
 async def serve(settings: WorkerSettings) -> None:
@@ -119,11 +131,8 @@ async def serve(settings: WorkerSettings) -> None:
         timeout=settings.memory_proxy_timeout.total_seconds(),
         pool_size=settings.max_jobs,
     )
-    ctx: dict[str, Any] = {
-        "settings": settings,
-        "sessionmaker": sessionmaker,
-        "memory_proxy": proxy,
-    }
+    writes = WriteBatches(sessionmaker, proxy, max_size=batch_size(settings.max_jobs))
+    ctx: dict[str, Any] = {"settings": settings, "sessionmaker": sessionmaker, "writes": writes}
     worker = create_worker(settings, ctx)
     probe_redis = create_redis(settings)
     server = ManagedServer(
@@ -142,6 +151,10 @@ async def serve(settings: WorkerSettings) -> None:
     )
     stopping = asyncio.create_task(stop.wait(), name="signal")
     await asyncio.wait({http, consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    crashed = consumer.done() and consumer.exception() is not None
+    if crashed:
+        # Say why the worker stops taking jobs; the exit status tells the orchestrator.
+        logger.error("worker.consumer.crashed", reason=type(consumer.exception()).__name__)
     logger.info("worker.shutdown.started")
     consumer.cancel()
     backlog.cancel()
@@ -151,12 +164,19 @@ async def serve(settings: WorkerSettings) -> None:
     stopping.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await backlog
+    await writes.close()
     await proxy.close()
     await probe_redis.aclose()
     await engine.dispose()
     logger.info("worker.shutdown.completed")
+    if crashed:
+        raise SystemExit(1)
 
 
 def main() -> None:
     settings = prepare(WorkerSettings, "worker")
-    asyncio.run(serve(settings))
+    # ARQ logs every job's start and end; worker.write.* says the same once, with the request
+    # id, and at a thousand jobs a second the two lines more would cost as much as the job.
+    logging.getLogger("arq.worker").setLevel(logging.WARNING)
+    # uvloop, as the HTTP services run on: ARQ's loop is round trips to Redis, one after another.
+    uvloop.run(serve(settings))

@@ -6,7 +6,8 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -14,19 +15,22 @@ import structlog
 from arq import Retry, cron, func
 from arq.cron import CronJob
 from arq.worker import Function
+from opentelemetry import context as otel_context
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cga_core.audit import AuditEventRepository
 from cga_core.db import session_scope
-from cga_core.errors import AppError
+from cga_core.errors import AppError, describe_validation_errors
 from cga_core.housekeeping import purge_expired_credentials
-from cga_core.jobs import MemoryJobRepository
+from cga_core.jobs import ClaimedJob, MemoryJobRepository
 from cga_core.memories import NewMemory
-from cga_core.memory_proxy_client import MemoryProxyClient, MemoryProxyUnreachable
+from cga_core.memory_proxy_client import MemoryProxyUnreachable
 from cga_core.queue import WRITE_MEMORY, enqueue_write, write_job_id
 from cga_core.telemetry import continued_trace, job_span
 from cga_worker.metrics import JOB_DURATION, JOBS, JOBS_REQUEUED, JobOutcome
 from cga_worker.settings import WorkerSettings
+from cga_worker.writes import WriteBatches
 
 logger = structlog.get_logger("cga.worker")
 SWEEP_BATCH = 1000
@@ -36,6 +40,17 @@ JobArgs = ParamSpec("JobArgs")
 ResultT = TypeVar("ResultT")
 
 
+@contextmanager
+def outside_the_queue_loop() -> Iterator[None]:
+    """An empty OpenTelemetry context for a job: ARQ runs it from its loop, where client
+    instrumentation is off (``cga_worker.main``), and a recorded job traces its queries."""
+    token = otel_context.attach(otel_context.Context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 def traced(
     job: Callable[JobArgs, Coroutine[Any, Any, ResultT]],
 ) -> Callable[JobArgs, Coroutine[Any, Any, ResultT]]:
@@ -43,7 +58,7 @@ def traced(
 
     @functools.wraps(job)
     async def run(*args: JobArgs.args, **kwargs: JobArgs.kwargs) -> ResultT:
-        with job_span(job.__name__):
+        with outside_the_queue_loop(), job_span(job.__name__):
             return await job(*args, **kwargs)
 
     return run
@@ -63,22 +78,29 @@ def backoff(settings: WorkerSettings, attempts: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
 
 
+class UnstorableWrite(AppError):
+    """An accepted write that is no valid memory (accepted under other limits): retrying
+    cannot help."""
+
+    status_code = 422
+    error = "invalid_memory"
+    default_detail = "The accepted write is not a valid memory."
+
+
 async def write_memory(ctx: dict[str, Any], job_id: str) -> str:
     """Write one accepted memory. Safe to run twice: the claim skips finished jobs, and the
-    write carries the job's key, so a retry after a crash finds the memory already stored."""
-    settings: WorkerSettings = ctx["settings"]
-    sessionmaker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
-    proxy: MemoryProxyClient = ctx["memory_proxy"]
+    write carries the job's key, so a retry after a crash finds the memory already stored.
+    The claim and the write are batched with the other runs in flight (``WriteBatches``)."""
+    writes: WriteBatches = ctx["writes"]
     started = time.perf_counter()
-    job_uuid = uuid.UUID(job_id)
-    async with session_scope(sessionmaker) as session:
-        job = await MemoryJobRepository(session).claim(job_uuid, datetime.now(UTC))
+    job = await writes.claim(uuid.UUID(job_id))
     if job is None:
         JOBS.labels(outcome=JobOutcome.SKIPPED).inc()
         return JobOutcome.SKIPPED.value
     # The request that accepted the write started the trace; each attempt continues it (the
     # claim above runs before its span: the traceparent is in the row it reads).
     with (
+        outside_the_queue_loop(),
         structlog.contextvars.bound_contextvars(request_id=job.request_id, job_id=job_id),
         job_span(
             WRITE_MEMORY,
@@ -86,55 +108,49 @@ async def write_memory(ctx: dict[str, Any], job_id: str) -> str:
             {"cga.job.id": job_id, "cga.job.attempt": job.attempts},
         ),
     ):
-        outcome = await _write(
-            settings,
-            sessionmaker,
-            proxy,
-            job_uuid,
-            job.owner,
-            job.attempts,
-            NewMemory(
-                content=job.content or "",
-                metadata=job.metadata_,
-                idempotency_key=write_job_id(job_uuid),
-            ),
-        )
+        outcome = await _write(ctx["settings"], ctx["sessionmaker"], writes, job)
         JOB_DURATION.labels(outcome=outcome).observe(time.perf_counter() - started)
         return outcome.value
+
+
+def _memory_of(job: ClaimedJob) -> NewMemory:
+    try:
+        return NewMemory(
+            content=job.content or "",
+            metadata=job.metadata,
+            idempotency_key=write_job_id(job.id),
+        )
+    except ValidationError as exc:
+        raise UnstorableWrite(describe_validation_errors(exc.errors())) from None
 
 
 async def _write(
     settings: WorkerSettings,
     sessionmaker: async_sessionmaker[AsyncSession],
-    proxy: MemoryProxyClient,
-    job_id: uuid.UUID,
-    owner: str,
-    attempts: int,
-    memory: NewMemory,
+    writes: WriteBatches,
+    job: ClaimedJob,
 ) -> JobOutcome:
     try:
-        stored = await proxy.create(owner, memory)
+        await writes.store(job.id, job.owner, _memory_of(job))
     except AppError as exc:
         reason = f"{exc.error}: {exc.detail}"
         async with session_scope(sessionmaker) as session:
             jobs = MemoryJobRepository(session)
-            if _retryable(exc) and attempts < settings.max_attempts:
-                await jobs.retry_later(job_id, reason)
+            if _retryable(exc) and job.attempts < settings.max_attempts:
+                await jobs.retry_later(job.id, reason)
             else:
-                await jobs.fail(job_id, reason, datetime.now(UTC))
+                await jobs.fail(job.id, reason, datetime.now(UTC))
                 JOBS.labels(outcome=JobOutcome.FAILED).inc()
-                logger.warning("worker.write.failed", attempts=attempts, reason=reason)
+                logger.warning("worker.write.failed", attempts=job.attempts, reason=reason)
                 return JobOutcome.FAILED
         JOBS.labels(outcome=JobOutcome.RETRIED).inc()
-        delay = backoff(settings, attempts)
+        delay = backoff(settings, job.attempts)
         logger.info(
-            "worker.write.retrying", attempts=attempts, delay_s=round(delay, 2), reason=reason
+            "worker.write.retrying", attempts=job.attempts, delay_s=round(delay, 2), reason=reason
         )
         raise Retry(defer=delay) from None
-    async with session_scope(sessionmaker) as session:
-        await MemoryJobRepository(session).succeed(job_id, stored.id, datetime.now(UTC))
     JOBS.labels(outcome=JobOutcome.SUCCEEDED).inc()
-    logger.info("worker.write.succeeded", attempts=attempts)
+    logger.info("worker.write.succeeded", attempts=job.attempts)
     return JobOutcome.SUCCEEDED
 
 

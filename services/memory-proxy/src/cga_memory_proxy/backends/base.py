@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from cga_core.memories import Memory, MemoryPage, NewMemory, SearchQuery
 
@@ -31,3 +32,13 @@ class MemoryBackend(Protocol):
     async def delete(self, owner: str, memory_id: str) -> bool: ...
 
     async def create(self, owner: str, memory: NewMemory) -> Memory: ...
+
+
+@runtime_checkable
+class ManyCreating(Protocol):
+    """A Memory Bank that stores many memories in one call, all or none."""
+
+    async def create_many(self, items: Sequence[tuple[str, NewMemory]]) -> Sequence[Memory]:
+        """The memory of each ``(owner, memory)`` item, in item order; an item whose owner
+        and idempotency key are stored already gets the memory stored first."""
+        ...

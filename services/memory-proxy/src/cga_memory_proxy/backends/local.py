@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Text, delete, func, literal_column, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+import orjson
+from sqlalchemy import Row, Text, delete, func, literal_column, select, text, tuple_
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +22,17 @@ from cga_core.models import StoredMemory
 from cga_memory_proxy.backends.base import BackendError, InvalidCursor
 
 _SEARCH_CONFIG: ColumnElement[str] = literal_column("'english'")
+# Any number of memories in one statement of one shape (a single prepared statement): the
+# columns travel as arrays. Ids are made here, so each item finds its row among those returned.
+_INSERT_MANY = text(
+    "INSERT INTO memories (id, owner, content, metadata, idempotency_key)"
+    " SELECT id, owner, content, metadata::jsonb, idempotency_key FROM unnest("
+    "CAST(:ids AS uuid[]), CAST(:owners AS text[]), CAST(:contents AS text[]),"
+    " CAST(:metadata AS text[]), CAST(:keys AS text[])"
+    ") AS item(id, owner, content, metadata, idempotency_key)"
+    " ON CONFLICT (owner, idempotency_key) DO NOTHING"
+    " RETURNING id, created_at, updated_at"
+)
 
 
 def _memory(row: StoredMemory, score: float | None = None) -> Memory:
@@ -31,6 +43,16 @@ def _memory(row: StoredMemory, score: float | None = None) -> Memory:
         created_at=row.created_at,
         updated_at=row.updated_at,
         metadata=dict(row.metadata_),
+    )
+
+
+def _new_memory(memory: NewMemory, row: Row[Any]) -> Memory:
+    return Memory(
+        id=str(row.id),
+        content=memory.content,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        metadata=dict(memory.metadata),
     )
 
 
@@ -125,29 +147,43 @@ class LocalBackend:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def create(self, owner: str, memory: NewMemory) -> Memory:
-        values = {
-            "owner": owner,
-            "content": memory.content,
-            "metadata_": memory.metadata,
-            "idempotency_key": memory.idempotency_key,
+        [stored] = await self.create_many([(owner, memory)])
+        return stored
+
+    async def create_many(self, items: Sequence[tuple[str, NewMemory]]) -> Sequence[Memory]:
+        ids = [uuid.uuid4() for _ in items]
+        columns = {
+            "ids": ids,
+            "owners": [owner for owner, _ in items],
+            "contents": [memory.content for _, memory in items],
+            "metadata": [orjson.dumps(memory.metadata).decode() for _, memory in items],
+            "keys": [memory.idempotency_key for _, memory in items],
         }
-        statement = (
-            insert(StoredMemory)
-            .values(**values)
-            .on_conflict_do_nothing(
-                index_elements=[StoredMemory.owner, StoredMemory.idempotency_key]
-            )
-            .returning(StoredMemory)
-        )
         async with self._session() as session:
-            row = (await session.execute(statement)).scalar_one_or_none()
-            if row is None:  # a retry of a write that was stored already
-                existing = select(StoredMemory).where(
-                    StoredMemory.idempotency_key == memory.idempotency_key,
-                    StoredMemory.owner == owner,
-                )
-                row = (await session.execute(existing)).scalar_one()
-        return _memory(row)
+            inserted = {row.id: row for row in (await session.execute(_INSERT_MANY, columns)).all()}
+            # The rest met a stored (owner, key): a retried write, or the key twice in one batch.
+            conflicting = {
+                (owner, memory.idempotency_key)
+                for memory_id, (owner, memory) in zip(ids, items, strict=True)
+                if memory_id not in inserted
+            }
+            stored = await self._by_key(session, conflicting) if conflicting else {}
+        return [
+            _new_memory(memory, inserted[memory_id])
+            if memory_id in inserted
+            else stored[owner, memory.idempotency_key]
+            for memory_id, (owner, memory) in zip(ids, items, strict=True)
+        ]
+
+    @staticmethod
+    async def _by_key(
+        session: AsyncSession, keys: set[tuple[str, str | None]]
+    ) -> dict[tuple[str, str | None], Memory]:
+        statement = select(StoredMemory).where(
+            tuple_(StoredMemory.owner, StoredMemory.idempotency_key).in_(keys)
+        )
+        rows = (await session.execute(statement)).scalars()
+        return {(row.owner, row.idempotency_key): _memory(row) for row in rows}
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
