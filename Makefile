@@ -66,6 +66,22 @@ k6: system-deps install ## run one k6 scenario on a private stack (SCENARIO=smok
 k6-smoke: ## run the k6 smoke scenario: every endpoint, real tokens, ~15 s
 	@$(MAKE) --no-print-directory k6 SCENARIO=smoke
 
+# Resilience under load (scripts/chaos): k6 drives a private stack while the worker is killed,
+# Redis stopped, the Memory Bank failed and PostgreSQL restarted; every accepted write must be
+# stored exactly once. ~5 minutes; CHAOS_ARGS tune it (`python -m scripts.chaos.run --help`).
+CHAOS_ARGS ?=
+
+.PHONY: chaos
+chaos: system-deps install ## faults under k6 load; results in docs/performance.md (chaos), exit 1 on a lost write
+	$(VENV)/bin/python -m scripts.chaos.run $(CHAOS_ARGS)
+
+# Every performance figure with its in-run baseline and goal (scripts/bench), written to the
+# bench section of docs/performance.md and docs/performance/bench.json. ~10 minutes; BENCH_*
+# variables tune it (scripts/bench/settings.py, e.g. BENCH_SECONDS=20). Never part of `make test`.
+.PHONY: bench
+bench: system-deps install ## measure every performance figure against its goal (~10 min) into docs/performance.md
+	$(VENV)/bin/python -m scripts.bench.run
+
 # The chart's validators from npm, pinned by scripts/chart/package-lock.json, under .tools/.
 TOOLS := .tools
 $(TOOLS)/node_modules/.package-lock.json: scripts/chart/package.json scripts/chart/package-lock.json
@@ -117,7 +133,7 @@ monitoring-sync: install ## copy the alert rules and Grafana dashboards into the
 lint: install ## ruff (format + lint) and mypy (strict)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs services tests scripts/chart scripts/deploy scripts/config scripts/load monitoring/grafana scripts/monitoring
+	$(VENV)/bin/mypy libs services tests scripts/chart scripts/deploy scripts/config scripts/load scripts/chaos scripts/bench scripts/perf monitoring/grafana scripts/monitoring
 
 .PHONY: format
 format: install ## apply ruff formatting and safe fixes

@@ -93,7 +93,7 @@ def create_service_app(
         **fastapi_options,
     )
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     app.include_router(health_router(readiness, alive))
     for router in routers:
         app.include_router(router)

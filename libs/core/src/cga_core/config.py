@@ -136,6 +136,11 @@ class ServiceSettings(CommonSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP server.")
+    access_log: bool = system_wide(
+        True,
+        "CGA_ACCESS_LOG",
+        "Log one line per HTTP request; off saves its cost under load (errors are still logged).",
+    )
     database_pool_size: int = Field(5, ge=1, description="Connections kept in the database pool.")
     database_max_overflow: int = Field(
         5, ge=0, description="Extra connections above the pool size."

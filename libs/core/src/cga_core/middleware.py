@@ -27,11 +27,12 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 class RequestContextMiddleware:
     """Binds ``request_id`` for the request's logs, echoes it in ``X-Request-ID``, writes one
-    access log line (path without query string), and turns an unhandled exception into a 500
-    with the standard error body instead of a stack trace."""
+    access log line (path without query string) unless ``access_log`` is off, and turns an
+    unhandled exception into a 500 with the standard error body instead of a stack trace."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,7 +63,7 @@ class RequestContextMiddleware:
                 if not response_started:
                     await _send_internal_error(send_with_request_id)
             finally:
-                if scope["path"] not in _QUIET_PATHS:
+                if self.access_log and scope["path"] not in _QUIET_PATHS:
                     logger.info(
                         "http.request.completed",
                         method=scope["method"],
