@@ -257,6 +257,46 @@ def mem0_memory_proxy(
         proxy.stop()
 
 
+async def test_a_database_restart_after_the_memory_bank_stored_a_write_does_not_store_it_twice(
+    engine: AsyncEngine,
+    stack: TestStack,
+    gateway_url: str,
+    user: GptUser,
+    simulator: Mem0Simulator,
+    mem0_memory_proxy: ServiceProcess,
+    log_dir: Path,
+) -> None:
+    # mem0 has no idempotency key: a job left running would be written again by the sweeper.
+    environment = worker_environment(
+        stack.environment(), mem0_memory_proxy.base_url, **{**FAST_WORKER, "job_timeout": "10s"}
+    )
+    worker = start_worker(environment, log_dir, "worker-mark-retry")
+    try:
+        simulator.fail(Mode.HANG)
+        [content] = contents_for(user, 1)
+        [job_id] = await post_writes(gateway_url, user, [content])
+
+        async def write_arrived() -> bool:
+            return bool(simulator.requests_to("POST", "/memories"))
+
+        await eventually("the write to reach the Memory Bank", write_arrived, within=10)
+        stack.postgres.stop()
+        try:
+            simulator.heal()  # stored in the Memory Bank while the outbox is unreachable
+            await asyncio.sleep(2)
+        finally:
+            stack.postgres.start()
+        # Without the mark retried, the job stays running until the sweeper runs it again
+        # (job timeout + 10 s) and the Memory Bank gets the write a second time.
+        final = await wait_until_finished(engine, [job_id], within=30)
+    finally:
+        worker.stop()
+
+    assert final == Counter(succeeded=1)
+    stored = [m for m in simulator.memories.values() if m["user_id"] == backend_user(user)]
+    assert [m["memory"] for m in stored] == [content]
+
+
 async def test_writes_outlasting_a_memory_bank_outage_are_dead_letters_until_replayed(
     engine: AsyncEngine,
     stack: TestStack,

@@ -93,7 +93,7 @@ def _worker_context(stack: TestStack, engine: AsyncEngine, proxy_url: str) -> di
     proxy = MemoryProxyClient(
         proxy_url, settings.internal_token.get_secret_value(), timeout=10, pool_size=4
     )
-    writes = WriteBatches(sessionmaker, proxy, max_size=50)
+    writes = WriteBatches(sessionmaker, proxy, max_size=50, mark_within=5)
     return {"settings": settings, "sessionmaker": sessionmaker, "writes": writes}
 
 

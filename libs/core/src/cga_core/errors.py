@@ -160,6 +160,13 @@ def database_unavailable(exc: DBAPIError) -> bool:
     return False
 
 
+def database_outage(exc: BaseException) -> bool:
+    """Whether an exception from a database call means the database is away for now."""
+    if isinstance(exc, (OperationalError, InterfaceError, SQLAlchemyTimeoutError, OSError)):
+        return True
+    return isinstance(exc, DBAPIError) and database_unavailable(exc)
+
+
 async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)  # noqa: S101 - registered for this type only
     if database_unavailable(exc):

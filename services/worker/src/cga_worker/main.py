@@ -131,7 +131,13 @@ async def serve(settings: WorkerSettings) -> None:
         timeout=settings.memory_proxy_timeout.total_seconds(),
         pool_size=settings.max_jobs,
     )
-    writes = WriteBatches(sessionmaker, proxy, max_size=batch_size(settings.max_jobs))
+    writes = WriteBatches(
+        sessionmaker,
+        proxy,
+        max_size=batch_size(settings.max_jobs),
+        # Within the job's time, so the sweeper never runs a job whose mark is being retried.
+        mark_within=settings.job_timeout.total_seconds() * 2 / 3,
+    )
     ctx: dict[str, Any] = {"settings": settings, "sessionmaker": sessionmaker, "writes": writes}
     worker = create_worker(settings, ctx)
     probe_redis = create_redis(settings)

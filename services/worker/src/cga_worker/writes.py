@@ -5,16 +5,20 @@ job, or its own memory or error, and decides alone about retrying."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cga_core.db import session_scope
+from cga_core.errors import database_outage
 from cga_core.jobs import ClaimedJob, MemoryJobRepository
 from cga_core.memories import MAX_BATCH_ITEMS, Memory, NewMemory
 from cga_core.memory_proxy_client import MemoryProxyClient
@@ -29,6 +33,8 @@ WRITE_BATCH_SPAN = WRITE_MEMORY + ".batch"
 # it has lingered that long (measured: 20 ms made smaller batches and a slower drain). The jobs
 # of a claim batch go on to the write together, so writes need no wait.
 CLAIM_LINGER_SECONDS = 0.05
+MARK_RETRY_MAX_DELAY_SECONDS = 2.0
+logger = structlog.get_logger("cga.worker")
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,11 @@ class WriteBatches:
         proxy: MemoryProxyClient,
         *,
         max_size: int,
+        mark_within: float,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.proxy = proxy
+        self.mark_within = mark_within
         self._claims = MicroBatcher[uuid.UUID, ClaimedJob | None](
             self._claim, max_size=max_size, linger=CLAIM_LINGER_SECONDS
         )
@@ -102,6 +110,24 @@ class WriteBatches:
                 if isinstance(outcome, Memory)
             ]
             if stored:
+                await self._mark_succeeded(stored)
+        return outcomes
+
+    async def _mark_succeeded(self, stored: Sequence[tuple[uuid.UUID, str]]) -> None:
+        """The memories are stored: while the database is away (a restart), keep trying to
+        record that within the job's time. A job left running would be run again by the
+        sweeper, and a Memory Bank without idempotency keys would store its memory twice."""
+        deadline = time.monotonic() + self.mark_within
+        delay = 0.1
+        while True:
+            try:
                 async with session_scope(self.sessionmaker) as session:
                     await MemoryJobRepository(session).succeed_many(stored, datetime.now(UTC))
-        return outcomes
+            except Exception as exc:
+                if not database_outage(exc) or time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("worker.mark.retrying", jobs=len(stored), reason=type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MARK_RETRY_MAX_DELAY_SECONDS)
+            else:
+                return
