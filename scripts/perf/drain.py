@@ -36,8 +36,7 @@ from cga_core.db import create_sessionmaker, session_scope
 from cga_core.jobs import MemoryJobRepository
 from cga_core.models import JobStatus, MemoryJob, StoredMemory
 from cga_core.queue import enqueue_write, queue_on
-from cga_devstack._process import read_pid
-from scripts.load.stack import private_servers
+from scripts.load.stack import private_servers, server_pids
 from tests.support.env import TestStack
 from tests.support.processes import ServiceProcess, start_service
 from tests.support.writes import worker_environment
@@ -165,14 +164,6 @@ async def outcome(engine: AsyncEngine, job_ids: list[uuid.UUID]) -> dict[str, An
     }
 
 
-def server_pids(servers: TestStack) -> dict[str, int]:
-    pids = {
-        "postgresql": read_pid(servers.postgres.data_dir / "postmaster.pid"),
-        "redis": read_pid(servers.redis.pid_file),
-    }
-    return {name: pid for name, pid in pids.items() if pid is not None}
-
-
 async def _measure(jobs: int, log_dir: Path, servers: TestStack) -> dict[str, Any]:
     environment = servers.environment()
     engine = create_async_engine(environment["CGA_DATABASE_URL"])
@@ -200,7 +191,7 @@ async def _measure(jobs: int, log_dir: Path, servers: TestStack) -> dict[str, An
     }
     return {
         "jobs": jobs,
-        "seconds": round(result["seconds"], 3),
+        "seconds": round(result["seconds"], 6),
         "jobs_per_second": round(jobs / result["seconds"], 1),
         "cpu_ms_per_job": {**cpu_ms, "total": round(sum(cpu_ms.values()), 3)},
     }
