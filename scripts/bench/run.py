@@ -22,7 +22,6 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from cga_devstack._process import read_pid
 from scripts.bench.accounts import signed_in_users, unlimited_app
 from scripts.bench.figures import SPECS, Figure, Layer
 from scripts.bench.machine import commit, machine, now
@@ -42,10 +41,9 @@ from scripts.bench.on_stub import (
 from scripts.bench.settings import ROOT, BenchSettings
 from scripts.bench.summary import BenchReport
 from scripts.bench.system import local_system, stub_system
-from scripts.load.stack import private_servers
+from scripts.load.stack import private_servers, server_pids
 from scripts.perf.report import write_section
 from tests.support.auth import admin_client
-from tests.support.env import TestStack
 
 NOTES = [
     "The box is shared by everything measured: services, PostgreSQL, Redis and the load"
@@ -83,14 +81,6 @@ class Failures:
             progress(f"FAILED {reason} (traceback in {self.log})")
             self.reasons.append(reason)
             return None
-
-
-def server_pids(servers: TestStack) -> dict[str, int]:
-    found = {
-        "postgresql": read_pid(servers.postgres.data_dir / "postmaster.pid"),
-        "redis": read_pid(servers.redis.pid_file),
-    }
-    return {name: pid for name, pid in found.items() if pid is not None}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from alembic import command
 from cga_auth.settings import DEVELOPMENT_ADMIN_TOKEN
 from cga_core.migrations.cli import alembic_config
 from cga_devstack import PostgresServer, RedisServer
-from cga_devstack._process import free_port
+from cga_devstack._process import free_port, read_pid
 from tests.support.env import TestStack
 from tests.support.processes import ServiceProcess, start_actions_stack
 from tests.support.writes import start_worker, worker_environment
@@ -97,3 +97,12 @@ def private_stack(log_dir: Path) -> Iterator[Targets]:
         services = start_services(servers.environment(), log_dir)
         cleanup.callback(stop_services, services)
         yield targets_of(services)
+
+
+def server_pids(servers: TestStack) -> dict[str, int]:
+    """The process ids of the PostgreSQL and Redis of ``private_servers``, by name."""
+    found = {
+        "postgresql": read_pid(servers.postgres.data_dir / "postmaster.pid"),
+        "redis": read_pid(servers.redis.pid_file),
+    }
+    return {name: pid for name, pid in found.items() if pid is not None}

@@ -23,8 +23,8 @@ from typing import Any
 
 import aiohttp
 
-from scripts.load.stack import private_servers
-from scripts.perf.drain import cpu_seconds, server_pids
+from scripts.load.stack import private_servers, server_pids
+from scripts.perf.drain import cpu_seconds
 from tests.support.auth import (
     Browser,
     RegisteredApp,
