@@ -6,9 +6,11 @@ restart these ones.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cga_core.migrations.cli import alembic_config
 from cga_devstack import PostgresServer, RedisServer
 from cga_devstack._process import free_port
-from tests.support.env import TestStack
+from tests.support.env import IsolatedStack, TestStack
+
+REDIS_DATABASES = 16  # Redis's default number of databases
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +56,26 @@ def stack(postgres: PostgresServer, redis_server: RedisServer) -> TestStack:
     database_url = postgres.url("cga")
     command.upgrade(alembic_config(database_url), "head")
     return TestStack(postgres=postgres, redis=redis_server, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def isolated_stack(stack: TestStack) -> IsolatedStack:
+    """A stack of its own on the same servers — a new database built by the migrations and a
+    Redis database nobody else uses — for a module whose system must not meet what earlier
+    modules left behind: its worker's sweeper would run their unfinished jobs, in the same
+    batches as its own."""
+    redis_databases = itertools.count(1)
+
+    def isolated(name: str) -> TestStack:
+        redis_database = next(redis_databases)
+        if redis_database >= REDIS_DATABASES:
+            raise RuntimeError(f"no Redis database left for {name!r}")
+        stack.postgres.create_database(name)
+        database_url = stack.postgres.url(name)
+        command.upgrade(alembic_config(database_url), "head")
+        return replace(stack, database_url=database_url, redis_database=redis_database)
+
+    return isolated
 
 
 @pytest.fixture

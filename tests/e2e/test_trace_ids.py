@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.actions import GptUser
-from tests.support.env import TestStack
+from tests.support.env import IsolatedStack
 from tests.support.logs import logged, request_trace_id
 from tests.support.processes import ServiceProcess
 from tests.support.stacks import running_system
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def services(
-    stack: TestStack, tmp_path_factory: pytest.TempPathFactory
+    isolated_stack: IsolatedStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
-    environment = stack.environment()
+    environment = isolated_stack("e2e_trace_ids").environment()
     assert "CGA_OTEL_EXPORTER_OTLP_ENDPOINT" not in environment
     with running_system(environment, tmp_path_factory.mktemp("trace-ids-logs")) as services:
         yield services

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.actions import GptUser
-from tests.support.env import TestStack
+from tests.support.env import IsolatedStack
 from tests.support.logs import logged, request_trace_id
 from tests.support.otlp import ReceivedSpan, SpanReceiver
 from tests.support.processes import ServiceProcess, wait_for
@@ -35,10 +35,10 @@ def receiver() -> Iterator[SpanReceiver]:
 
 @pytest.fixture(scope="module")
 def services(
-    stack: TestStack, receiver: SpanReceiver, tmp_path_factory: pytest.TempPathFactory
+    isolated_stack: IsolatedStack, receiver: SpanReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
     environment = {
-        **stack.environment(),
+        **isolated_stack("e2e_tracing").environment(),
         "CGA_OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "CGA_OTEL_SAMPLE_RATIO": "1",
         # Export within 100 ms of a span's end instead of the SDK's 5 s.

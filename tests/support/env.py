@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cga_devstack import PostgresServer, RedisServer
@@ -10,6 +11,7 @@ class TestStack:
     postgres: PostgresServer
     redis: RedisServer
     database_url: str
+    redis_database: int = 0
 
     __test__ = False  # not a test class, despite the name
 
@@ -18,5 +20,9 @@ class TestStack:
             "CGA_ENV": "test",
             "CGA_LOG_FORMAT": "json",
             "CGA_DATABASE_URL": self.database_url,
-            "CGA_REDIS_URL": self.redis.url(),
+            "CGA_REDIS_URL": self.redis.url(self.redis_database),
         }
+
+
+# Makes a stack of its own on the same servers, named (conftest's ``isolated_stack``).
+IsolatedStack = Callable[[str], TestStack]
