@@ -9,7 +9,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, Uuid, any_, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Interval,
+    Select,
+    Table,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +91,69 @@ _SUCCEED = (
 )
 
 
+@dataclass(frozen=True)
+class AcceptedJob:
+    """The outbox row a write was accepted as."""
+
+    id: uuid.UUID
+    status: JobStatus
+
+
+# The intake's statements, built once per kind of duplicate check (by idempotency key, by the
+# same content within a window, both, neither): building and compiling a statement per request
+# costs more CPU than the database spends on it.
+_LOCK = select(
+    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key", type_=Text()), 0))
+)
+_NEW_JOB = (
+    *("id", "owner", "client_id", "content", "metadata", "content_hash", "idempotency_key"),
+    *("request_id", "traceparent"),
+)
+
+
+@dataclass(frozen=True)
+class _Intake:
+    lock: bool  # whether a duplicate is possible, so concurrent twins must be serialised
+    insert: Insert  # inserts the job unless it is a duplicate; returns (id, status) if it did
+    first: Select[tuple[uuid.UUID, str]]  # the first job of which this write is a duplicate
+
+
+def _intake(by_key: bool, by_content: bool) -> _Intake:
+    conditions: list[ColumnElement[bool]] = []
+    if by_key:
+        conditions.append(_jobs.idempotency_key == bindparam("idempotency_key"))
+    if by_content:
+        conditions.append(
+            (_jobs.content_hash == bindparam("content_hash"))
+            & (_jobs.created_at > func.now() - sql_cast(bindparam("window"), Interval()))
+            & (_jobs.status != JobStatus.FAILED)
+        )
+    duplicate = (_jobs.owner == bindparam("owner")) & or_(false(), *conditions)
+    new_row = select(
+        *(sql_cast(bindparam(name, type_=_jobs[name].type), _jobs[name].type) for name in _NEW_JOB),
+        literal(JobStatus.QUEUED.value),
+        literal(0),
+    )
+    if conditions:
+        new_row = new_row.where(~exists().where(duplicate))
+    return _Intake(
+        lock=bool(conditions),
+        insert=insert(_table)
+        .from_select([*_NEW_JOB, "status", "attempts"], new_row)
+        # The same key from a concurrent request, committed after this statement began.
+        .on_conflict_do_nothing(index_elements=[_jobs.owner, _jobs.idempotency_key])
+        .returning(_jobs.id, _jobs.status),
+        first=select(_jobs.id, _jobs.status).where(duplicate).order_by(_jobs.created_at).limit(1),
+    )
+
+
+_ACCEPT = {
+    (by_key, by_content): _intake(by_key, by_content)
+    for by_key in (False, True)
+    for by_content in (False, True)
+}
+
+
 def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
@@ -91,63 +173,33 @@ class MemoryJobRepository:
         duplicate_window: timedelta,
         request_id: str | None,
         traceparent: str | None,
-    ) -> tuple[MemoryJob, bool]:
+    ) -> tuple[AcceptedJob, bool]:
         """The job for this write, and whether it is new. A repeated idempotency key, or the
         same content from the same owner within ``duplicate_window``, returns the first job."""
         digest = content_hash(content)
-        # One owner's concurrent identical writes are serialised, so only one of them inserts.
-        await self.session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(owner + ":" + digest, 0)))
-        )
-        existing = await self._duplicate(owner, digest, idempotency_key, duplicate_window)
-        if existing is not None:
-            return existing, False
-        statement = (
-            insert(MemoryJob)
-            .values(
-                id=uuid.uuid4(),
-                owner=owner,
-                client_id=client_id,
-                content=content,
-                metadata_=metadata,
-                content_hash=digest,
-                idempotency_key=idempotency_key,
-                status=JobStatus.QUEUED,
-                attempts=0,
-                request_id=request_id,
-                traceparent=traceparent,
-            )
-            .on_conflict_do_nothing(index_elements=[MemoryJob.owner, MemoryJob.idempotency_key])
-            .returning(MemoryJob)
-        )
-        job = (await self.session.execute(statement)).scalar_one_or_none()
-        if job is None:  # the same key from a concurrent request, with other content
-            existing = await self._duplicate(owner, digest, idempotency_key, timedelta(0))
-            assert existing is not None  # noqa: S101 - the conflicting row exists
-            return existing, False
-        return job, True
-
-    async def _duplicate(
-        self, owner: str, digest: str, idempotency_key: str | None, window: timedelta
-    ) -> MemoryJob | None:
-        conditions = []
-        if idempotency_key is not None:
-            conditions.append(MemoryJob.idempotency_key == idempotency_key)
-        if window > timedelta(0):
-            conditions.append(
-                (MemoryJob.content_hash == digest)
-                & (MemoryJob.created_at > func.now() - window)
-                & (MemoryJob.status != JobStatus.FAILED)
-            )
-        if not conditions:
-            return None
-        query = (
-            select(MemoryJob)
-            .where(MemoryJob.owner == owner, or_(*conditions))
-            .order_by(MemoryJob.created_at)
-            .limit(1)
-        )
-        return (await self.session.execute(query)).scalar_one_or_none()
+        values = {
+            "id": uuid.uuid4(),
+            "owner": owner,
+            "client_id": client_id,
+            "content": content,
+            "metadata": metadata,
+            "content_hash": digest,
+            "idempotency_key": idempotency_key,
+            "request_id": request_id,
+            "traceparent": traceparent,
+            "window": duplicate_window,
+        }
+        statements = _ACCEPT[(idempotency_key is not None, duplicate_window > timedelta(0))]
+        if statements.lock:
+            # One owner's concurrent identical writes are serialised, so only one of them
+            # inserts; the insert's own snapshot, taken after the lock, sees the first one.
+            await self.session.execute(_LOCK, {"lock_key": f"{owner}:{digest}"})
+        row = (await self.session.execute(statements.insert, values)).one_or_none()
+        if row is not None:
+            return AcceptedJob(row.id, JobStatus(row.status)), True
+        # A duplicate, or the same key from a concurrent request with other content.
+        first = (await self.session.execute(statements.first, values)).one()
+        return AcceptedJob(first.id, JobStatus(first.status)), False
 
     async def of_owner(self, job_id: uuid.UUID, owner: str) -> MemoryJob | None:
         query = select(MemoryJob).where(MemoryJob.id == job_id, MemoryJob.owner == owner)

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from cga_core.app import CoreResources, create_service_app
 from cga_core.audit_buffer import AuditBuffer
 from cga_core.memory_proxy_client import MemoryProxyClient
-from cga_core.queue import queue_on
 from cga_core.server import run_http_service
 from cga_gateway import writes
 from cga_gateway.admission import Admission
@@ -56,7 +55,6 @@ def gateway_state(settings: GatewaySettings) -> Any:
                         "memory_proxy": proxy,
                         "admission": Admission(core.redis, policies),
                         "audit": audit,
-                        "queue": queue_on(core.redis),
                     }
             finally:
                 await proxy.close()

@@ -13,8 +13,7 @@ from redis.exceptions import RedisError
 
 from cga_core.db import session_scope
 from cga_core.errors import ErrorBody, NotFound
-from cga_core.jobs import MemoryJobRepository
-from cga_core.models import MemoryJob
+from cga_core.jobs import AcceptedJob, MemoryJobRepository
 from cga_core.queue import enqueue_write
 from cga_gateway.admission import admitted
 from cga_gateway.memories import ERRORS, READ, UNREADABLE_BODY, WRITE
@@ -43,7 +42,7 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
     reader = Depends(requires(READ, scheme))
     base_url = str(settings.public_url).rstrip("/")
 
-    def accepted(job: MemoryJob) -> JobAccepted:
+    def accepted(job: AcceptedJob) -> JobAccepted:
         return JobAccepted(
             job_id=str(job.id),
             status=job.status,
@@ -79,7 +78,7 @@ def router_for(settings: GatewaySettings, scheme: Any) -> APIRouter:
                 )
             if created:
                 try:
-                    await enqueue_write(request.state.queue, job.id)
+                    await enqueue_write(request.state.core.redis, job.id)
                 except (RedisError, OSError) as exc:
                     # Accepted all the same: the sweeper enqueues jobs Redis never got.
                     logger.warning("gateway.write.enqueue_deferred", reason=type(exc).__name__)

@@ -15,7 +15,7 @@ from cga_core.app import DbSession
 from cga_core.errors import AppError, ErrorBody, NotFound
 from cga_core.jobs import MemoryJobRepository
 from cga_core.models import AuditEvent, JobStatus, MemoryJob
-from cga_core.queue import enqueue_write, queue_on
+from cga_core.queue import enqueue_write
 
 router = APIRouter(
     prefix="/admin/v1",
@@ -56,9 +56,8 @@ async def _replay(request: Request, session: DbSession, job_ids: list[uuid.UUID]
     enqueues any that Redis does not take now)."""
     await MemoryJobRepository(session).requeue(job_ids, reset_attempts=True)
     await session.commit()
-    queue = queue_on(request.state.core.redis)
     for job_id in job_ids:
-        await enqueue_write(queue, job_id)
+        await enqueue_write(request.state.core.redis, job_id)
 
 
 @router.get("/jobs")
