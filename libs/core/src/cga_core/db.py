@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import AdaptedConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,13 +26,26 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         settings.database_url.get_secret_value(),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        # A restarted PostgreSQL leaves dead connections in the pool; pre-ping replaces them.
-        pool_pre_ping=True,
         pool_timeout=timeout,
         connect_args={"timeout": timeout},
     )
+    # A restarted PostgreSQL leaves dead connections in the pool: each is checked as it leaves
+    # the pool and replaced if it does not answer. Not with pool_pre_ping, whose asyncpg ping
+    # is BEGIN, a query and ROLLBACK — three round trips on every checkout instead of one.
+    event.listen(engine.sync_engine.pool, "checkout", _checkout_ping(timeout))
     trace_engine(engine)
     return engine
+
+
+def _checkout_ping(timeout: float) -> Callable[..., None]:
+    def ping(dbapi_connection: AdaptedConnection, *_: Any) -> None:
+        try:
+            dbapi_connection.run_async(lambda driver: driver.execute("SELECT 1", timeout=timeout))
+        except Exception as exc:  # closed by the server, or not answering: any is a dead one
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError(str(exc)) from exc
+
+    return ping
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
