@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -80,6 +81,11 @@ def create_service_app(
                 DependencyCheck("database", lambda: ping_database(engine)),
                 DependencyCheck("redis", lambda: ping_redis(redis)),
             ]
+            # What exists now (modules, routes, pools) lives as long as the process: out of
+            # the collector's way, a full collection only looks at what requests left behind.
+            # Collected first, so that no start-up garbage is kept for good.
+            gc.collect()
+            gc.freeze()
             yield {"core": core, **extra}
 
     app = FastAPI(
