@@ -11,7 +11,6 @@ from typing import Any
 
 import structlog
 import uvloop
-from arq import Worker
 from arq.connections import RedisSettings
 from fastapi import FastAPI
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -29,6 +28,7 @@ from cga_core.redis_client import create_redis
 from cga_core.server import ManagedServer, prepare, uvicorn_config
 from cga_core.telemetry import install_tracing
 from cga_worker.metrics import DEAD_LETTERS, QUEUE_DEPTH, QUEUE_OLDEST_AGE
+from cga_worker.pickup import BatchPickupWorker
 from cga_worker.settings import WorkerSettings
 from cga_worker.tasks import cron_jobs, functions
 from cga_worker.writes import WriteBatches, batch_size
@@ -60,8 +60,8 @@ def create_app(settings: WorkerSettings, redis: Redis) -> FastAPI:
     )
 
 
-def create_worker(settings: WorkerSettings, ctx: dict[str, Any]) -> Worker:
-    return Worker(
+def create_worker(settings: WorkerSettings, ctx: dict[str, Any]) -> BatchPickupWorker:
+    return BatchPickupWorker(
         functions=functions(),
         cron_jobs=cron_jobs(settings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url.get_secret_value()),
@@ -77,7 +77,7 @@ def create_worker(settings: WorkerSettings, ctx: dict[str, Any]) -> Worker:
     )
 
 
-async def _consume(worker: Worker) -> None:
+async def _consume(worker: BatchPickupWorker) -> None:
     """Run ARQ's poll loop; when Redis goes away, wait and resume instead of exiting.
 
     Without client instrumentation: ARQ's own Redis commands, a dozen or so per job, would
@@ -108,7 +108,7 @@ async def _measure_backlog(sessionmaker: async_sessionmaker[AsyncSession], every
         await asyncio.sleep(every)
 
 
-async def _drain(worker: Worker, grace: float) -> None:
+async def _drain(worker: BatchPickupWorker, grace: float) -> None:
     """Stop taking jobs and give running ones the grace period; ARQ re-runs any cut off."""
     worker.allow_pick_jobs = False
     running = [task for task in worker.tasks.values() if not task.done()]

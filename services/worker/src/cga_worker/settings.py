@@ -20,7 +20,7 @@ class WorkerSettings(ServiceSettings):
         timedelta(seconds=20), description="Longest wait for one write through memory-proxy."
     )
     internal_token: SecretStr = internal_token_field()
-    max_jobs: int = Field(100, ge=1, description="Jobs one worker runs concurrently.")
+    max_jobs: int = Field(200, ge=1, description="Jobs one worker runs concurrently.")
     poll_delay: Duration = Field(
         timedelta(milliseconds=50), description="Pause between polls of an empty queue."
     )
