@@ -12,11 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from asyncpg.exceptions import AdminShutdownError, CannotConnectNowError, UniqueViolationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cga_core.internal import DEVELOPMENT_INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER
 from cga_core.models import StoredMemory
+from cga_memory_proxy.backends.base import BackendError
+from cga_memory_proxy.backends.local import LocalBackend
 from cga_memory_proxy.main import create_app
 from cga_memory_proxy.settings import MemoryProxySettings
 from tests.support.env import TestStack
@@ -162,3 +166,23 @@ async def test_a_stopped_postgresql_answers_503_and_the_backend_recovers(
     assert elapsed < 5
     assert after.status_code == 200, after.text
     assert [memory["id"] for memory in after.json()["results"]] == [memory_id]
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "retryable"),
+    [
+        # PostgreSQL restarting: the statement failed because the database is away for now.
+        (CannotConnectNowError("the database system is starting up"), True),
+        (AdminShutdownError("terminating connection due to administrator command"), True),
+        # The database is up and refused the statement: trying again cannot help.
+        (UniqueViolationError("duplicate key value violates unique constraint"), False),
+    ],
+)
+async def test_a_database_error_is_retryable_only_while_the_database_is_away(
+    engine: AsyncEngine, driver_error: Exception, retryable: bool
+) -> None:
+    backend = LocalBackend(engine)
+    with pytest.raises(BackendError) as raised:
+        async with backend._database():
+            raise DBAPIError("SELECT 1", None, driver_error)
+    assert raised.value.retryable is retryable

@@ -144,7 +144,7 @@ async def _local_target(settings: MemoryProxySettings, options: Options) -> Asyn
     from sqlalchemy.engine import make_url  # noqa: PLC0415
     from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
 
-    from cga_core.db import create_sessionmaker, ping_database  # noqa: PLC0415
+    from cga_core.db import ping_database  # noqa: PLC0415
     from cga_memory_proxy.backends.local import LocalBackend  # noqa: PLC0415
 
     url = make_url(settings.database_url.get_secret_value())
@@ -167,7 +167,7 @@ async def _local_target(settings: MemoryProxySettings, options: Options) -> Asyn
         yield Target(
             location=url.render_as_string(hide_password=True),
             address=(url.host or "localhost", url.port or POSTGRESQL_PORT),
-            searcher=LocalBackend(create_sessionmaker(engine)),
+            searcher=LocalBackend(engine),
             authenticate=authenticate,
         )
     finally:

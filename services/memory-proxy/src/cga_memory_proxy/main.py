@@ -50,9 +50,7 @@ def memory_bank(settings: MemoryProxySettings) -> Any:
     async def lifespan(core: CoreResources) -> AsyncIterator[dict[str, Any]]:
         state = {"internal_token": settings.internal_token.get_secret_value()}
         if settings.backend is BackendName.LOCAL:
-            backend = ResilientBackend(
-                LocalBackend(core.sessionmaker), settings, idempotent_create=True
-            )
+            backend = ResilientBackend(LocalBackend(core.engine), settings, idempotent_create=True)
             yield {**state, "backend": backend}
             return
         async with aiohttp.ClientSession(
