@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 # Fields after the command name (which may hold spaces, hence the split at its closing
-# parenthesis): utime and stime are the 12th and 13th of them.
-_UTIME, _STIME = 11, 12
+# parenthesis): utime, stime, cutime and cstime are the 12th to the 15th of them.
+_TIMES = slice(11, 15)
 
 
 _PPID = 1
@@ -24,14 +24,14 @@ def _stat_fields(pid: int) -> list[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = _stat_fields(pid)
-    return (int(fields[_UTIME]) + int(fields[_STIME])) / _TICKS_PER_SECOND
+    """User plus system CPU time the process and its ended children it has waited for (a
+    PostgreSQL connection closed meanwhile) have used so far."""
+    return sum(int(ticks) for ticks in _stat_fields(pid)[_TIMES]) / _TICKS_PER_SECOND
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of the process and of its live descendants: PostgreSQL works in one process
-    per connection, and the pools keep those connections open."""
+def tree_cpu_seconds(pids: Mapping[str, int]) -> dict[str, float]:
+    """CPU time of each process (by name), of its live descendants and of the ended ones they
+    waited for: PostgreSQL works in one process per connection. One pass over /proc for all."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -40,6 +40,10 @@ def tree_cpu_seconds(pid: int) -> float:
             except (FileNotFoundError, ProcessLookupError):
                 continue  # ended while we looked
             children.setdefault(parent, []).append(int(entry.name))
+    return {name: _tree_total(pid, children) for name, pid in pids.items()}
+
+
+def _tree_total(pid: int, children: Mapping[int, list[int]]) -> float:
     total, pending = 0.0, [pid]
     while pending:
         current = pending.pop()
@@ -75,10 +79,11 @@ def cpu_used(pids: Mapping[str, int], *, children_as: str | None = None) -> Iter
     """Measure the CPU the process trees ``pids`` (by name) use inside the ``with`` block;
     with ``children_as``, also that of children which ended in it (a load generator run to
     completion inside the block), under that name."""
-    before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+    before = tree_cpu_seconds(pids)
     children_before = children_cpu_seconds()
     usage = CpuUsage()
     yield usage
-    usage.seconds = {name: tree_cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    after = tree_cpu_seconds(pids)
+    usage.seconds = {name: after[name] - before[name] for name in pids}
     if children_as:
         usage.seconds[children_as] = children_cpu_seconds() - children_before

@@ -5,8 +5,8 @@
 With no worker running, ``--jobs`` writes are accepted into the outbox (the gateway's own
 repository call, spread over many owners, each with a request id and a traceparent) and
 enqueued; then memory-proxy and one worker start as real processes on a private PostgreSQL and
-Redis. The drain rate is the jobs divided by the time from the first to the last
-``finished_at``; every job must have succeeded, each with exactly one memory.
+Redis. The drain rate is the jobs divided by the time from the first job's ``started_at`` to
+the last one's ``finished_at``; every job must have succeeded, each with exactly one memory.
 
 The CPU time each process spends per job — the worker, memory-proxy, PostgreSQL, Redis — is
 measured too (from /proc, between the first and the last finished job): on a shared machine it
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
@@ -35,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cga_core.db import create_sessionmaker, session_scope
 from cga_core.jobs import MemoryJobRepository
 from cga_core.models import JobStatus, MemoryJob, StoredMemory
-from cga_core.queue import enqueue_write, queue_on
+from cga_core.queue import enqueue_write
+from scripts.bench.cpu import tree_cpu_seconds
 from scripts.load.stack import private_servers, server_pids
 from tests.support.env import TestStack
 from tests.support.processes import ServiceProcess, start_service
@@ -46,26 +46,6 @@ ACCEPT_BATCH = 100
 ENQUEUE_CONCURRENCY = 50
 SAMPLE_INTERVAL = 0.05
 DRAIN_TIMEOUT = 300.0
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str]:
-    # The fields after the command name, which may itself hold spaces and parentheses.
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, with that of its children: the ones
-    running (PostgreSQL's backends) and the ones it has reaped."""
-    own = _stat(pid)
-    # utime, stime, cutime, cstime: fields 14-17 of the line, 12-15 after the command name.
-    ticks = sum(int(field) for field in own[11:15])
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        try:
-            ticks += sum(int(field) for field in _stat(int(child))[11:13])
-        except FileNotFoundError:  # ended meanwhile; its time is in our cutime now
-            continue
-    return ticks / _CLOCK_TICKS
 
 
 async def accept_backlog(engine: AsyncEngine, jobs: int) -> list[uuid.UUID]:
@@ -93,12 +73,11 @@ async def accept_backlog(engine: AsyncEngine, jobs: int) -> list[uuid.UUID]:
 
 async def enqueue_backlog(redis_url: str, job_ids: list[uuid.UUID]) -> None:
     redis = Redis.from_url(redis_url)
-    queue = queue_on(redis)
     slots = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
 
     async def enqueue(job_id: uuid.UUID) -> None:
         async with slots:
-            await enqueue_write(queue, job_id)
+            await enqueue_write(redis, job_id)
 
     try:
         await asyncio.gather(*(enqueue(job_id) for job_id in job_ids))
@@ -131,7 +110,7 @@ async def watch_drain(
         for service in services:
             if service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited; see {service.log_path}")
-        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu = tree_cpu_seconds(pids)
         sample = Sample(await finished_jobs(engine), cpu)
         if sample.finished == 0:
             before = sample
@@ -145,8 +124,9 @@ async def watch_drain(
 
 
 async def outcome(engine: AsyncEngine, job_ids: list[uuid.UUID]) -> dict[str, Any]:
+    # From the first claim, not the first finish: one batch's jobs all finish at one instant.
     window = select(
-        func.min(MemoryJob.finished_at),
+        func.min(MemoryJob.started_at),
         func.max(MemoryJob.finished_at),
         func.count().filter(MemoryJob.status == JobStatus.SUCCEEDED),
     ).where(MemoryJob.id.in_(job_ids))

@@ -23,8 +23,8 @@ from typing import Any
 
 import aiohttp
 
+from scripts.bench.cpu import tree_cpu_seconds
 from scripts.load.stack import private_servers, server_pids
-from scripts.perf.drain import cpu_seconds
 from tests.support.auth import (
     Browser,
     RegisteredApp,
@@ -72,7 +72,11 @@ async def run_chain(
 
 
 async def run_chains(
-    auth: ServiceProcess, app: RegisteredApp, tokens: list[str], seconds: float, pids: list[int]
+    auth: ServiceProcess,
+    app: RegisteredApp,
+    tokens: list[str],
+    seconds: float,
+    pids: dict[str, int],
 ) -> dict[str, Any]:
     url = auth.base_url + "/oauth/token"
     async with aiohttp.ClientSession() as http:
@@ -84,18 +88,18 @@ async def run_chains(
                 *(run_chain(http, url, app, t, warm) for t in tokens)
             )
         ]
-        cpu_before = [cpu_seconds(pid) for pid in pids]
+        cpu_before = tree_cpu_seconds(pids)
         started = time.monotonic()
         results = await asyncio.gather(
             *(run_chain(http, url, app, token, started + seconds) for token in tokens)
         )
         elapsed = time.monotonic() - started
-        cpu_after = [cpu_seconds(pid) for pid in pids]
+        cpu_after = tree_cpu_seconds(pids)
     exchanges = sum(count for count, _ in results)
     return {
         "exchanges": exchanges,
         "seconds": round(elapsed, 3),
-        "cpu": [after - before for before, after in zip(cpu_before, cpu_after, strict=True)],
+        "cpu": {name: cpu_after[name] - cpu_before[name] for name in pids},
     }
 
 
@@ -109,13 +113,11 @@ def measure_refresh(chains: int, seconds: float, log_dir: Path) -> dict[str, Any
             auth.wait_until_live()
             app, tokens = first_refresh_tokens(auth, chains)
             pids = {"auth": auth.process.pid, **server_pids(servers)}
-            run = asyncio.run(run_chains(auth, app, tokens, seconds, list(pids.values())))
+            run = asyncio.run(run_chains(auth, app, tokens, seconds, pids))
         finally:
             auth.stop()
     exchanges = run["exchanges"]
-    cpu_us = {
-        name: round(1e6 * cpu / exchanges, 1) for name, cpu in zip(pids, run["cpu"], strict=True)
-    }
+    cpu_us = {name: round(1e6 * cpu / exchanges, 1) for name, cpu in run["cpu"].items()}
     return {
         "chains": chains,
         "exchanges": exchanges,

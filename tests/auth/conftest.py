@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.auth import admin_client
+from tests.support.auth import RegisteredApp, admin_client, register_app
 from tests.support.env import TestStack
 from tests.support.processes import ServiceProcess, start_service
 
@@ -37,3 +37,9 @@ def auth_url(auth_service: ServiceProcess) -> str:
 def admin(auth_service: ServiceProcess) -> Iterator[httpx.Client]:
     with admin_client(f"http://127.0.0.1:{auth_service.admin_port}") as client:
         yield client
+
+
+@pytest.fixture
+def app(admin: httpx.Client) -> RegisteredApp:
+    """A new app registered through the admin API, for one test."""
+    return register_app(admin)

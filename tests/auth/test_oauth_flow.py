@@ -23,11 +23,6 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def app(admin: httpx.Client) -> RegisteredApp:
-    return register_app(admin)
-
-
-@pytest.fixture
 def email(admin: httpx.Client) -> str:
     return register_user(admin)
 

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def app(admin: httpx.Client) -> RegisteredApp:
-    return register_app(admin)
-
-
-@pytest.fixture
 def first_refresh_token(auth_url: str, admin: httpx.Client, app: RegisteredApp) -> str:
     callback = Browser(auth_url).authorize(app, register_user(admin))
     response = exchange_code(auth_url, app, callback["code"])

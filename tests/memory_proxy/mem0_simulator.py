@@ -70,6 +70,14 @@ class Mem0Simulator:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def backend_environment(self) -> dict[str, str]:
+        """memory-proxy's settings for its ``mem0`` backend pointed at this simulator."""
+        return {
+            "CGA_MEMORY_PROXY_BACKEND": "mem0",
+            "CGA_MEMORY_PROXY_MEM0_URL": self.url,
+            "CGA_MEMORY_PROXY_MEM0_API_KEY": self.api_key,
+        }
+
     # --- control, from the test's thread ---
 
     def fail(self, mode: Mode, *, times: int | None = None) -> None:

@@ -233,9 +233,7 @@ def memory_proxy(
 ) -> Iterator[ServiceProcess]:
     environment = {
         **stack.environment(),
-        "CGA_MEMORY_PROXY_BACKEND": "mem0",
-        "CGA_MEMORY_PROXY_MEM0_URL": simulator.url,
-        "CGA_MEMORY_PROXY_MEM0_API_KEY": API_KEY,
+        **simulator.backend_environment(),
         "CGA_MEMORY_PROXY_BREAKER_FAILURE_THRESHOLD": str(THRESHOLD),
         "CGA_MEMORY_PROXY_BREAKER_COOLDOWN": f"{PROCESS_COOLDOWN}s",
         "CGA_MEMORY_PROXY_RETRY_ATTEMPTS": "1",

@@ -92,9 +92,7 @@ def _start_services(
 ) -> dict[str, ServiceProcess]:
     environment = {
         **stack.environment(),
-        "CGA_MEMORY_PROXY_BACKEND": BACKEND,
-        "CGA_MEMORY_PROXY_MEM0_URL": simulator.url,
-        "CGA_MEMORY_PROXY_MEM0_API_KEY": MEM0_API_KEY,
+        **simulator.backend_environment(),
         "CGA_MEMORY_PROXY_BREAKER_COOLDOWN": BREAKER_COOLDOWN,
     }
     services = start_actions_stack(environment, log_dir)

@@ -242,9 +242,7 @@ def mem0_memory_proxy(
 ) -> Iterator[ServiceProcess]:
     environment = {
         **stack.environment(),
-        "CGA_MEMORY_PROXY_BACKEND": "mem0",
-        "CGA_MEMORY_PROXY_MEM0_URL": simulator.url,
-        "CGA_MEMORY_PROXY_MEM0_API_KEY": MEM0_API_KEY,
+        **simulator.backend_environment(),
         "CGA_MEMORY_PROXY_BREAKER_FAILURE_THRESHOLD": "3",
         "CGA_MEMORY_PROXY_BREAKER_COOLDOWN": "300ms",
         "CGA_MEMORY_PROXY_RETRY_ATTEMPTS": "1",

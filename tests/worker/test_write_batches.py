@@ -71,9 +71,7 @@ def mem0_proxy(
 ) -> Iterator[ServiceProcess]:
     environment = {
         **stack.environment(),
-        "CGA_MEMORY_PROXY_BACKEND": "mem0",
-        "CGA_MEMORY_PROXY_MEM0_URL": simulator.url,
-        "CGA_MEMORY_PROXY_MEM0_API_KEY": MEM0_API_KEY,
+        **simulator.backend_environment(),
         "CGA_MEMORY_PROXY_RETRY_ATTEMPTS": "1",
     }
     yield from _memory_proxy(environment, log_dir, "memory-proxy-mem0")
