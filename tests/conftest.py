@@ -6,10 +6,9 @@ restart these ones.
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,21 +58,31 @@ def stack(postgres: PostgresServer, redis_server: RedisServer) -> TestStack:
 
 
 @pytest.fixture(scope="session")
-def isolated_stack(stack: TestStack) -> IsolatedStack:
+def redis_database(stack: TestStack) -> Callable[[], int]:
+    """Hands out Redis databases (indexes) nobody else in the session uses."""
+    free = iter(range(1, REDIS_DATABASES))
+
+    def allocate() -> int:
+        database = next(free, None)
+        if database is None:
+            raise RuntimeError("every Redis database is taken")
+        return database
+
+    return allocate
+
+
+@pytest.fixture(scope="session")
+def isolated_stack(stack: TestStack, redis_database: Callable[[], int]) -> IsolatedStack:
     """A stack of its own on the same servers — a new database built by the migrations and a
     Redis database nobody else uses — for a module whose system must not meet what earlier
     modules left behind: its worker's sweeper would run their unfinished jobs, in the same
     batches as its own."""
-    redis_databases = itertools.count(1)
 
     def isolated(name: str) -> TestStack:
-        redis_database = next(redis_databases)
-        if redis_database >= REDIS_DATABASES:
-            raise RuntimeError(f"no Redis database left for {name!r}")
         stack.postgres.create_database(name)
         database_url = stack.postgres.url(name)
         command.upgrade(alembic_config(database_url), "head")
-        return replace(stack, database_url=database_url, redis_database=redis_database)
+        return replace(stack, database_url=database_url, redis_database=redis_database())
 
     return isolated
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -18,13 +18,18 @@ from cga_core.queue import QUEUE_NAME, WRITE_MEMORY, enqueue_write, write_job_id
 from cga_worker.pickup import BatchPickupWorker
 from tests.support.env import TestStack
 
-DATABASE = 7  # a Redis database of its own: the queue holds only this test's jobs
 MAX_JOBS = 2
 
 
+@pytest.fixture(scope="module")
+def database(redis_database: Callable[[], int]) -> int:
+    """A Redis database of the module's own: the queue holds only its tests' jobs."""
+    return redis_database()
+
+
 @pytest.fixture
-async def queue(stack: TestStack) -> AsyncIterator[ArqRedis]:
-    redis = ArqRedis.from_url(stack.redis.url(DATABASE))
+async def queue(stack: TestStack, database: int) -> AsyncIterator[ArqRedis]:
+    redis = ArqRedis.from_url(stack.redis.url(database))
     await redis.flushdb()
     yield redis
     await redis.flushdb()
