@@ -14,7 +14,7 @@ import pytest
 from cga_auth.metrics import AUTH_FAILURE_REASONS, TokenGrant
 from cga_gateway.ratelimit import LimitScope
 from cga_gateway.settings import RedisDownPolicy
-from cga_memory_proxy.metrics import MemoryBankOperation, MemoryBankOutcome
+from cga_memory_proxy.metrics import MemoryBankOperation, MemoryBankOutcome, SearchCacheResult
 from cga_memory_proxy.settings import BackendName
 from cga_worker.metrics import JobOutcome
 from tests.monitoring.conftest import MonitoredStack
@@ -81,6 +81,7 @@ CONTRACT = (
         "operation",
     ),
     _contracted("memory-proxy", "cga_circuit_breaker_state", "gauge", "backend"),
+    _contracted("memory-proxy", "cga_memory_bank_search_cache_total", "counter", "result"),
     _contracted("worker", "cga_queue_depth", "gauge"),
     _contracted("worker", "cga_queue_oldest_job_age_seconds", "gauge"),
     _contracted("worker", "cga_jobs_total", "counter", "outcome"),
@@ -115,6 +116,12 @@ ENUMERATED = [
         _values(get_args(MemoryBankOutcome)),
     ),
     ("memory-proxy", "cga_circuit_breaker_state", "backend", _values([BackendName.LOCAL])),
+    (
+        "memory-proxy",
+        "cga_memory_bank_search_cache_total",
+        "result",
+        _values(get_args(SearchCacheResult)),
+    ),
     ("worker", "cga_jobs_total", "outcome", _values(JobOutcome)),
 ]
 

@@ -16,6 +16,7 @@ from cga_memory_proxy.backends.local import LocalBackend
 from cga_memory_proxy.backends.mem0 import PLATFORM_ROUTES, SELF_HOSTED_ROUTES, Mem0Backend
 from cga_memory_proxy.endpoints import batch_router, router
 from cga_memory_proxy.resilience import ResilientBackend
+from cga_memory_proxy.search_cache import SearchCache
 from cga_memory_proxy.settings import BackendName, MemoryProxySettings
 
 
@@ -49,8 +50,12 @@ def memory_bank(settings: MemoryProxySettings) -> Any:
     @asynccontextmanager
     async def lifespan(core: CoreResources) -> AsyncIterator[dict[str, Any]]:
         state = {"internal_token": settings.internal_token.get_secret_value()}
+        ttl = settings.search_cache_ttl.total_seconds()
+        cache = SearchCache(core.redis, ttl) if ttl else None
         if settings.backend is BackendName.LOCAL:
-            backend = ResilientBackend(LocalBackend(core.engine), settings, idempotent_create=True)
+            backend = ResilientBackend(
+                LocalBackend(core.engine), settings, idempotent_create=True, cache=cache
+            )
             yield {**state, "backend": backend}
             return
         async with aiohttp.ClientSession(
@@ -59,7 +64,7 @@ def memory_bank(settings: MemoryProxySettings) -> Any:
             raise_for_status=False,
         ) as session:
             remote = ResilientBackend(
-                remote_backend(settings, session), settings, idempotent_create=False
+                remote_backend(settings, session), settings, idempotent_create=False, cache=cache
             )
             yield {**state, "backend": remote}
 

@@ -25,6 +25,15 @@ MEMORY_BANK_DURATION = Histogram(
     ["backend", "operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+# hit: served from the cache; miss: read from the Memory Bank; error: Redis failed (read from the
+# Memory Bank, or a change not recorded in the cache).
+SearchCacheResult = Literal["hit", "miss", "error"]
+SEARCH_CACHE = Counter(
+    "cga_memory_bank_search_cache_total",
+    "Searches looked up in the search cache, and failures of the cache, by result.",
+    ["result"],
+)
+start_at_zero(SEARCH_CACHE, result=get_args(SearchCacheResult))
 CIRCUIT_BREAKER_STATE = Gauge(
     "cga_circuit_breaker_state",
     "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open.",

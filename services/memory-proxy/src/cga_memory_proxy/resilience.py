@@ -1,12 +1,14 @@
 """Every call to the Memory Bank goes through here: a concurrency limit (bulkhead), the circuit
 breaker, a timeout per attempt, retries with exponential backoff and jitter for idempotent
-calls only, and the metrics of each call."""
+calls only, and the metrics of each call; searches served from the search cache when one is
+configured, which every change to an owner's memories clears."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from tenacity import (
@@ -27,6 +29,7 @@ from cga_memory_proxy.metrics import (
     MemoryBankOutcome,
     start_backend_at_zero,
 )
+from cga_memory_proxy.search_cache import SearchCache
 from cga_memory_proxy.settings import MemoryProxySettings
 
 ResultT = TypeVar("ResultT")
@@ -52,9 +55,15 @@ class ResilientBackend:
     """The same operations as the backend, made safe to call."""
 
     def __init__(
-        self, backend: MemoryBackend, settings: MemoryProxySettings, *, idempotent_create: bool
+        self,
+        backend: MemoryBackend,
+        settings: MemoryProxySettings,
+        *,
+        idempotent_create: bool,
+        cache: SearchCache | None = None,
     ) -> None:
         self.backend = backend
+        self.cache = cache
         self.name = backend.name
         self.settings = settings
         self.idempotent_create = idempotent_create
@@ -68,6 +77,16 @@ class ResilientBackend:
         )
 
     async def search(self, owner: str, query: SearchQuery) -> list[Memory]:
+        if self.cache is None:
+            return await self._search(owner, query)
+        lookup = await self.cache.lookup(owner, query)
+        if lookup.results is not None:
+            return lookup.results
+        results = await self._search(owner, query)
+        await self.cache.keep(lookup, results)
+        return results
+
+    async def _search(self, owner: str, query: SearchQuery) -> list[Memory]:
         return await self._call("search", lambda: self.backend.search(owner, query), retry=True)
 
     async def list(self, owner: str, limit: int, cursor: str | None) -> MemoryPage:
@@ -78,9 +97,16 @@ class ResilientBackend:
 
     async def delete(self, owner: str, memory_id: str) -> bool:
         # Deleting twice leaves the same state: safe to retry.
-        return await self._call("delete", lambda: self.backend.delete(owner, memory_id), retry=True)
+        async with self._changing((owner,)):
+            return await self._call(
+                "delete", lambda: self.backend.delete(owner, memory_id), retry=True
+            )
 
     async def create(self, owner: str, memory: NewMemory) -> Memory:
+        async with self._changing((owner,)):
+            return await self._create(owner, memory)
+
+    async def _create(self, owner: str, memory: NewMemory) -> Memory:
         # A create is retried only where the backend enforces the idempotency key.
         retry = self.idempotent_create and memory.idempotency_key is not None
         return await self._call("create", lambda: self.backend.create(owner, memory), retry=retry)
@@ -91,6 +117,12 @@ class ResilientBackend:
         """Each ``(owner, memory)`` item's stored memory, or the failure it met (one of
         :data:`MEMORY_BANK_FAILURES`). A backend that stores many at once does so in one call,
         whose failure is raised; any other is called once per item, a few items at a time."""
+        async with self._changing(owner for owner, _ in items):
+            return await self._create_batch(items)
+
+    async def _create_batch(
+        self, items: Sequence[tuple[str, NewMemory]]
+    ) -> Sequence[Memory | Exception]:
         if isinstance(self.backend, ManyCreating):
             many = self.backend
             retry = self.idempotent_create and all(memory.idempotency_key for _, memory in items)
@@ -101,11 +133,21 @@ class ResilientBackend:
         async def create_one(owner: str, memory: NewMemory) -> Memory | Exception:
             async with lanes:
                 try:
-                    return await self.create(owner, memory)
+                    return await self._create(owner, memory)
                 except MEMORY_BANK_FAILURES as exc:
                     return exc
 
         return await asyncio.gather(*(create_one(owner, memory) for owner, memory in items))
+
+    @asynccontextmanager
+    async def _changing(self, owners: Iterable[str]) -> AsyncIterator[None]:
+        """A change to the owners' memories: their kept searches are forgotten before it is
+        answered, whatever its outcome (a call that timed out may have stored)."""
+        try:
+            yield
+        finally:
+            if self.cache is not None:
+                await self.cache.forget(owners)
 
     async def _call(
         self,

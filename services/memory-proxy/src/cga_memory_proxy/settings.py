@@ -4,11 +4,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Self
 
-from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from cga_core.config import Duration, ServiceSettings
 from cga_core.internal import internal_token_field
+
+# Results of a search kept longer would hide what other clients of the Memory Bank store.
+MAX_SEARCH_CACHE_TTL = timedelta(minutes=10)
 
 
 class BackendName(StrEnum):
@@ -64,6 +67,21 @@ class MemoryProxySettings(ServiceSettings):
         timedelta(seconds=1), description="How long a call waits for a free slot before 503."
     )
     http_pool_size: int = Field(100, ge=1, description="Connections kept to the Memory Bank.")
+    search_cache_ttl: Duration = Field(
+        timedelta(0),
+        description=(
+            "How long a search's results are kept in Redis and served again to the same search;"
+            " 0 keeps none, 10m at most. A write or delete of the owner's memories clears them"
+            " (decision 0014)."
+        ),
+    )
+
+    @field_validator("search_cache_ttl")
+    @classmethod
+    def _bounded_cache_ttl(cls, ttl: timedelta) -> timedelta:
+        if not timedelta(0) <= ttl <= MAX_SEARCH_CACHE_TTL:
+            raise ValueError(f"must be between 0 and {MAX_SEARCH_CACHE_TTL.total_seconds():.0f}s")
+        return ttl
 
     @model_validator(mode="after")
     def _backend_credentials(self) -> Self:
