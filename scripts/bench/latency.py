@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -39,10 +39,14 @@ def _target(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _timed_call(connection: http.client.HTTPConnection, probe: Probe, path: str) -> float:
+def _timed_call(
+    connection: http.client.HTTPConnection, probe: Probe, path: str, body: bytes | None = None
+) -> float:
     headers = {"Content-Type": "application/json", **probe.headers}
     started = time.perf_counter_ns()
-    connection.request(probe.method, path, body=probe.body, headers=headers)
+    connection.request(
+        probe.method, path, body=probe.body if body is None else body, headers=headers
+    )
     response = connection.getresponse()
     content = response.read()
     elapsed_ms = (time.perf_counter_ns() - started) / 1e6
@@ -68,3 +72,14 @@ def sequential_latencies(
         for connection in connections.values():
             connection.close()
     return {name: Percentiles.of(values) for name, values in samples.items()}
+
+
+def latencies_with_bodies(probe: Probe, bodies: Iterable[bytes]) -> list[float]:
+    """Milliseconds of each call of ``probe`` with each of ``bodies`` in turn, one at a time over
+    one keep-alive connection."""
+    connection = _connection(probe.url)
+    path = _target(probe.url)
+    try:
+        return [_timed_call(connection, probe, path, body) for body in bodies]
+    finally:
+        connection.close()

@@ -3,10 +3,11 @@ the same run, written to the report's ``bench`` section and to docs/performance/
 
     python -m scripts.bench.run        (durations and sizes: BENCH_* variables, settings.py)
 
-Three stacks, one after the other, each on a private PostgreSQL and Redis: the services on the
+Four stacks, one after the other, each on a private PostgreSQL and Redis: the services on the
 stub Memory Bank (latency, Memory Bank impact, throughput, token endpoint, rate limit, write
 intake), then on the embedded ``local`` backend (the k6 load scenario), then memory-proxy and
-a worker draining a backlog (scripts/perf/drain.py). A measurement that fails is reported as
+a worker draining a backlog (scripts/perf/drain.py), then memory-proxy with and without its
+search cache (scripts/perf/search_cache.py). A measurement that fails is reported as
 not measured and the others go on; the exit status is then 1. Logs, k6 records and errors of
 the run stay in ``BENCH_RESULTS_DIR`` (``.bench/<time>/``)."""
 
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from scripts.bench.accounts import signed_in_users, unlimited_app
 from scripts.bench.figures import SPECS, Figure, Layer
@@ -43,6 +44,7 @@ from scripts.bench.summary import BenchReport
 from scripts.bench.system import local_system, stub_system
 from scripts.load.stack import private_servers, server_pids
 from scripts.perf.report import write_section
+from scripts.perf.search_cache import measure_search_cache
 from tests.support.auth import admin_client
 
 NOTES = [
@@ -90,6 +92,7 @@ class Results:
     impact: dict[str, dict[str, float]] = field(default_factory=dict)
     cpu_us_per_request: dict[str, dict[str, float]] = field(default_factory=dict)
     requests_per_user_second: float = 0.0
+    search_cache: dict[str, Any] = field(default_factory=dict)
 
     def add(self, figure: Figure | None) -> None:
         if figure is not None:
@@ -170,6 +173,14 @@ def measure_all(settings: BenchSettings, work_dir: Path, failures: Failures) -> 
     if drain is not None:
         results.add(drain.figure)
         results.cpu_us_per_request["drain"] = drain.cpu_us_per_job
+
+    searches = settings.latency_rounds
+    progress(f"search cache: {searches:,} searches in each of three modes")
+    cache = failures.attempt(
+        "search cache", lambda: measure_search_cache(searches, work_dir / "logs-search-cache")
+    )
+    if cache is not None:
+        results.search_cache = cache
     return results
 
 
@@ -195,6 +206,7 @@ def main() -> int:
         memory_bank_impact=results.impact,
         cpu_us_per_request=results.cpu_us_per_request,
         requests_per_user_second=results.requests_per_user_second,
+        search_cache=results.search_cache,
         notes=[*NOTES, *(f"Failed: {reason}" for reason in failures.reasons)],
     )
     record_path = write_section("bench", report.markdown(), report.record(), root=ROOT)

@@ -31,6 +31,8 @@ class BenchReport:
     cpu_us_per_request: dict[str, dict[str, float]]
     # GPT requests per concurrent user per second in the load run (think time included).
     requests_per_user_second: float
+    # scripts/perf/search_cache.py's record: each mode's figures and the break-even hit ratios.
+    search_cache: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
@@ -91,6 +93,14 @@ class BenchReport:
             _budget_table(self.latency_budget),
             "### Memory Bank impact: upstream calls per GPT request",
             _impact_table(self.memory_bank_impact),
+        ]
+        if self.search_cache:
+            parts += [
+                "### Search cache: one search at a time, at memory-proxy (the cache is off unless"
+                " `CGA_MEMORY_PROXY_SEARCH_CACHE_TTL` is set)",
+                _search_cache_table(self.search_cache),
+            ]
+        parts += [
             "### CPU per request, by process and run",
             _cpu_table(self.cpu_us_per_request),
             "### What saturates first",
@@ -157,6 +167,43 @@ def _impact_table(impact: dict[str, dict[str, float]]) -> str:
         for endpoint, routes in impact.items()
     ]
     return markdown_table(["endpoint", "upstream calls", "calls the Memory Bank receives"], rows)
+
+
+_CACHE_MODES = {
+    "off": "without the cache",
+    "hit": "cache on, the same search again (hits)",
+    "miss": "cache on, a new search each time (misses)",
+}
+
+
+def _search_cache_table(record: dict[str, Any]) -> str:
+    rows = []
+    for mode, description in _CACHE_MODES.items():
+        figures = record["modes"][mode]
+        latency, cpu = figures["latency_ms"], figures["cpu_us_per_search"]
+        rows.append(
+            [
+                description,
+                f"{figures['memory_bank_searches']:,} of {figures['searches']:,}",
+                f"{number(latency['p50'])} / {number(latency['p95'])} / {number(latency['p99'])}",
+                ", ".join(f"{name} {_cpu_cell(us)}" for name, us in cpu.items() if name != "total"),
+                _cpu_cell(cpu["total"]),
+            ]
+        )
+    table = markdown_table(
+        ["searches", "reached the Memory Bank", "p50 / p95 / p99 ms", "CPU by process", "CPU"],
+        rows,
+    )
+    break_even = record["break_even_hit_ratio"]
+    return (
+        f"{table}\n\nThe cache pays for itself above these shares of hits, with this stub as the"
+        f" Memory Bank: {_share(break_even['cpu'])} by CPU, {_share(break_even['latency_p50'])}"
+        " by p50 latency. A remote Memory Bank makes a hit save its whole call."
+    )
+
+
+def _share(ratio: float | None) -> str:
+    return "never (hits saved nothing)" if ratio is None else f"{ratio:.0%}"
 
 
 def _cpu_table(cpu: dict[str, dict[str, float]]) -> str:

@@ -91,6 +91,22 @@ def _report() -> BenchReport:
             "load": {"gateway": 2500.0, "memory-proxy": 2000.0, "worker": 500.0},
         },
         requests_per_user_second=1.0,
+        search_cache={
+            "modes": {
+                mode: {
+                    "searches": 1500,
+                    "memory_bank_searches": reached,
+                    "latency_ms": {"p50": p50, "p95": 2 * p50, "p99": 3 * p50},
+                    "cpu_us_per_search": {"memory-proxy": cpu, "redis": 50.0, "total": cpu + 50},
+                }
+                for mode, reached, p50, cpu in (
+                    ("off", 1500, 0.9, 750.0),
+                    ("hit", 0, 0.7, 580.0),
+                    ("miss", 1500, 1.3, 1100.0),
+                )
+            },
+            "break_even_hit_ratio": {"cpu": 0.68, "latency_p50": None},
+        },
     )
 
 
@@ -122,6 +138,17 @@ def test_the_section_counts_upstream_calls_and_sizes_replicas() -> None:
     assert "| gateway | 1 | 5 | 42 |" in markdown
     # k6 is the load generator, never what saturates first.
     assert "- search: gateway, 2,000 µs per request" in markdown
+
+
+def test_the_section_shows_the_search_cache_in_each_mode_and_its_break_even() -> None:
+    markdown = _report().markdown()
+
+    assert (
+        "| cache on, the same search again (hits) | 0 of 1,500 | 0.70 / 1.40 / 2.10 |"
+        " memory-proxy 580 µs, redis 50 µs | 630 µs |"
+    ) in markdown
+    assert "| without the cache | 1,500 of 1,500 |" in markdown
+    assert "68% by CPU, never (hits saved nothing) by p50 latency" in markdown
 
 
 def test_the_record_is_json_with_verdicts_and_no_nan() -> None:
