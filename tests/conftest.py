@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cga_core.migrations.cli import alembic_config
 from cga_devstack import PostgresServer, RedisServer
 from cga_devstack._process import free_port
-from tests.support.env import IsolatedStack, TestStack
+from tests.support.env import IsolatedStack, TestStack, running_redis
 
 REDIS_DATABASES = 16  # Redis's default number of databases
 
@@ -43,10 +43,8 @@ def postgres() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"), free_port(), durable=False)
-    server.start()
-    yield server
-    server.stop()
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +67,12 @@ def redis_database(stack: TestStack) -> Callable[[], int]:
         return database
 
     return allocate
+
+
+@pytest.fixture(scope="module")
+def module_redis_database(redis_database: Callable[[], int]) -> int:
+    """A Redis database of the module's own, on the session's Redis."""
+    return redis_database()
 
 
 @pytest.fixture(scope="session")

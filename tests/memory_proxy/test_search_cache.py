@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,11 +17,10 @@ from redis.asyncio import Redis
 from cga_core.internal import DEVELOPMENT_INTERNAL_TOKEN, INTERNAL_TOKEN_HEADER
 from cga_core.memories import Memory, SearchQuery
 from cga_devstack import RedisServer
-from cga_devstack._process import free_port
 from cga_memory_proxy.search_cache import KEY_PREFIX, SearchCache
 from cga_memory_proxy.settings import MemoryProxySettings
 from tests.memory_proxy.mem0_simulator import Mem0Simulator, running_simulator
-from tests.support.env import TestStack
+from tests.support.env import TestStack, running_redis
 from tests.support.metrics import Exposition
 from tests.support.processes import ServiceProcess, start_service
 
@@ -39,14 +38,9 @@ def _owner() -> str:
 # --- the cache in Redis ---
 
 
-@pytest.fixture(scope="module")
-def database(redis_database: Callable[[], int]) -> int:
-    return redis_database()
-
-
 @pytest.fixture
-async def redis(stack: TestStack, database: int) -> AsyncIterator[Redis]:
-    client = Redis.from_url(stack.redis.url(database))
+async def redis(stack: TestStack, module_redis_database: int) -> AsyncIterator[Redis]:
+    client = Redis.from_url(stack.redis.url(module_redis_database))
     yield client
     await client.aclose()
 
@@ -167,10 +161,8 @@ def simulator() -> Iterator[Mem0Simulator]:
 @pytest.fixture(scope="module")
 def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A Redis of the module's own, which a test stops."""
-    server = RedisServer(tmp_path_factory.mktemp("cache-redis"), free_port(), durable=False)
-    server.start()
-    yield server
-    server.stop()
+    with running_redis(tmp_path_factory.mktemp("cache-redis")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

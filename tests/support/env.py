@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from cga_devstack import PostgresServer, RedisServer
+from cga_devstack._process import free_port
 
 
 @dataclass(frozen=True)
@@ -26,3 +29,14 @@ class TestStack:
 
 # Makes a stack of its own on the same servers, named (conftest's ``isolated_stack``).
 IsolatedStack = Callable[[str], TestStack]
+
+
+@contextmanager
+def running_redis(directory: Path) -> Iterator[RedisServer]:
+    """A Redis of its own on a free port (nothing kept on disk), stopped on exit."""
+    server = RedisServer(directory, free_port(), durable=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

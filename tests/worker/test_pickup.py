@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,15 +21,10 @@ from tests.support.env import TestStack
 MAX_JOBS = 2
 
 
-@pytest.fixture(scope="module")
-def database(redis_database: Callable[[], int]) -> int:
-    """A Redis database of the module's own: the queue holds only its tests' jobs."""
-    return redis_database()
-
-
 @pytest.fixture
-async def queue(stack: TestStack, database: int) -> AsyncIterator[ArqRedis]:
-    redis = ArqRedis.from_url(stack.redis.url(database))
+async def queue(stack: TestStack, module_redis_database: int) -> AsyncIterator[ArqRedis]:
+    """On a Redis database of the module's own: the queue holds only its tests' jobs."""
+    redis = ArqRedis.from_url(stack.redis.url(module_redis_database))
     await redis.flushdb()
     yield redis
     await redis.flushdb()
