@@ -39,6 +39,7 @@ GATEWAY, AUTH, MEMORY_PROXY, WORKER = (
 HTTP_REQUESTS = "cga_http_requests_total"
 HTTP_DURATION = "cga_http_request_duration_seconds"
 MEMORY_BANK_DURATION = "cga_memory_bank_request_duration_seconds"
+SEARCH_CACHE = "cga_memory_bank_search_cache_total"
 BREAKER_STATE = series("cga_circuit_breaker_state", [MEMORY_PROXY])
 # Every worker reports the same outbox figures: any one of them will do.
 QUEUE_DEPTH = highest(series("cga_queue_depth", [WORKER]))
@@ -251,6 +252,35 @@ def _memory_bank() -> Row:
                 [_quantile_by(0.95, MEMORY_BANK_DURATION, MEMORY_PROXY, "operation")],
                 unit="s",
                 width=24,
+            ),
+            Panel(
+                "Search cache hit ratio",
+                "Share of searches answered from memory-proxy's search cache (decision 14); "
+                "empty while the cache is off. Worth keeping above its break-even share "
+                "(docs/performance.md, Search cache).",
+                [
+                    Query(
+                        share(
+                            summed(rate(SEARCH_CACHE, [MEMORY_PROXY, 'result="hit"'])),
+                            summed(rate(SEARCH_CACHE, [MEMORY_PROXY, 'result=~"hit|miss"'])),
+                        ),
+                        "hits",
+                    )
+                ],
+                unit="percentunit",
+                minimum=0,
+            ),
+            Panel(
+                "Search cache lookups by result",
+                "Per second: hits, misses (the search went to the Memory Bank) and errors "
+                "(Redis failed; the search went to the Memory Bank).",
+                [
+                    Query(
+                        summed(rate(SEARCH_CACHE, [MEMORY_PROXY]), ["result"]),
+                        _legend("result"),
+                    )
+                ],
+                unit="ops",
             ),
         ],
     )
