@@ -56,7 +56,7 @@ def stack(postgres: PostgresServer, redis_server: RedisServer) -> TestStack:
 
 
 @pytest.fixture(scope="session")
-def redis_database(stack: TestStack) -> Callable[[], int]:
+def redis_database() -> Callable[[], int]:
     """Hands out Redis databases (indexes) nobody else in the session uses."""
     free = iter(range(1, REDIS_DATABASES))
 
